@@ -1,0 +1,60 @@
+"""Diagnostics for any embeddings: density (RLD, CH), neighbours, probes, clusters, subspaces.
+
+Names are loaded from their submodules on first use, so ``from contrastlab import analysis`` is
+cheap and does not import faiss or scikit-learn until a diagnostic that needs them runs.
+Inputs ``X, y`` accept numpy arrays or torch tensors.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+# public name -> submodule that defines it
+_NAMES: dict[str, str] = {
+    # density.py: RLD (exact, blockwise), Calinski-Harabasz
+    "rld": "density",
+    "rld_profile": "density",
+    "RLDProfile": "density",
+    "calinski_harabasz": "density",
+    "rld_knn": "density",
+    # neighbours.py: faiss kNN, purity, weighted kNN classifier
+    "neighbour_purity": "neighbours",
+    "knn_classify": "neighbours",
+    "knn_accuracy": "neighbours",
+    # probes.py: linear probe, GCN label-propagation probe
+    "linear_probe": "probes",
+    "gcn_probe": "probes",
+    "ProbeResult": "probes",
+    # clusters.py: cluster preservation metrics
+    "cluster_preservation": "clusters",
+    # subspaces.py: principal angles, captured fraction, containment, Fisher / LDA / PCA
+    "subspace_alignment": "subspaces",
+    "principal_angles": "subspaces",
+    "captured_fraction": "subspaces",
+    "containment": "subspaces",
+    "orthonormal_basis": "subspaces",
+    "fisher_subspace": "subspaces",
+    "lda_subspace": "subspaces",
+    "pca_subspace": "subspaces",
+    # graphs.py: similarity graphs, Laplacians, spectral embedding and clustering
+    "planted_partition": "graphs",
+    "bipartite_planted_partition": "graphs",
+    "knn_graph": "graphs",
+    "laplacian": "graphs",
+    "bottom_eigenvectors": "graphs",
+    "spectral_clustering": "graphs",
+}
+
+__all__ = sorted(_NAMES)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _NAMES:
+        module = importlib.import_module(f"contrastlab.analysis.{_NAMES[name]}")
+        return getattr(module, name)
+    raise AttributeError(f"module 'contrastlab.analysis' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return __all__

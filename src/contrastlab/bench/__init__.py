@@ -1,0 +1,1 @@
+"""Benchmarks behind ``contrastlab bench NAME``: each reports ratios timed in one process."""

@@ -1,0 +1,1 @@
+"""The training loop, its configuration, checkpoints, optimisers and monitors."""
