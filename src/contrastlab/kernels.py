@@ -148,7 +148,8 @@ class Laplacian(Kernel):
         _positive("t", self.t, "Laplacian")
 
     def logits(self, a: Tensor, b: Tensor) -> Tensor:
-        return squared_distances(a, b).add_(EPS).sqrt_().div_(-self.t)
+        # out of place after sqrt: its backward needs its output
+        return squared_distances(a, b).add_(EPS).sqrt().mul(-1.0 / self.t)
 
 
 @dataclass(frozen=True)
@@ -174,7 +175,7 @@ class Exponential(Kernel):
         _positive("t", self.t, "Exponential")
 
     def logits(self, a: Tensor, b: Tensor) -> Tensor:
-        return squared_distances(a, b).add_(EPS).pow_(self.gamma / 2).div_(-self.t)
+        return squared_distances(a, b).add_(EPS).pow(self.gamma / 2).mul(-1.0 / self.t)
 
 
 @dataclass(frozen=True)
@@ -200,7 +201,7 @@ class StudentT(Kernel):
 
     def logits(self, a: Tensor, b: Tensor) -> Tensor:
         scale = 1.0 / (self.nu * self.s)
-        return squared_distances(a, b).mul_(scale).log1p_().mul_(-(self.nu + 1) / 2)
+        return squared_distances(a, b).mul_(scale).log1p().mul_(-(self.nu + 1) / 2)
 
 
 @dataclass(frozen=True)
@@ -218,7 +219,7 @@ class Cauchy(Kernel):
         _positive("s", self.s, "Cauchy")
 
     def logits(self, a: Tensor, b: Tensor) -> Tensor:
-        return squared_distances(a, b).div_(self.s).log1p_().neg_()
+        return squared_distances(a, b).div_(self.s).log1p().neg_()
 
 
 def _check_parts(kernels: Sequence[Kernel], owner: str) -> tuple[Kernel, ...]:

@@ -1,0 +1,25 @@
+"""Kernel InfoNCE and CLIP losses on a blockwise, distributed-aware engine.
+
+- ``KernelInfoNCE(kernel)``: SimCLR-style two-view InfoNCE with any kernel.
+- ``LossSum([(kernel, weight), ...])``: weighted sum of separate InfoNCE losses.
+- ``KernelCLIPLoss(kernel)``: CLIP's symmetric two-modality loss.
+- ``soft_target_infonce(z, P, kernel)``: full-batch InfoNCE with soft positives.
+- ``softmax_contrastive_loss``: the kernel-agnostic engine under all of them.
+"""
+
+from __future__ import annotations
+
+from contrastlab.losses.clip import KernelCLIPLoss
+from contrastlab.losses.distributed import gather_with_grad
+from contrastlab.losses.engine import EngineOptions, softmax_contrastive_loss
+from contrastlab.losses.infonce import KernelInfoNCE, LossSum, soft_target_infonce
+
+__all__ = [
+    "EngineOptions",
+    "KernelCLIPLoss",
+    "KernelInfoNCE",
+    "LossSum",
+    "gather_with_grad",
+    "soft_target_infonce",
+    "softmax_contrastive_loss",
+]

@@ -1,0 +1,81 @@
+"""CLIP's symmetric loss for two modalities, with any kernel.
+
+Pair i is ``(a_i, b_i)``; candidates include the positive, as in CLIP:
+
+    L = 1/2 * [ mean_i(-l(a_i, b_i) + logsumexp_j l(a_i, b_j))
+              + mean_j(-l(b_j, a_j) + logsumexp_i l(b_j, a_i)) ]
+
+With ``learnable_temperature=True`` the logits are multiplied by ``exp(logit_scale)``, a learned
+scalar clamped to at most ``log(100)`` as CLIP does (initialised at 0, so the kernel's own
+temperature is the starting point).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+
+from contrastlab.kernels import Cosine, Kernel
+from contrastlab.losses.checks import check_pair, compute_dtype
+from contrastlab.losses.distributed import gather_with_grad, world
+from contrastlab.losses.engine import EngineOptions, Path, Strategy, softmax_contrastive_loss
+from contrastlab.losses.infonce import full_precision, normalise, resolve_kernel
+
+MAX_LOGIT_SCALE = math.log(100.0)
+
+
+class KernelCLIPLoss(nn.Module):
+    """Symmetric two-modality InfoNCE (CLIP) with a kernel of ``contrastlab.kernels``.
+
+    Args:
+        kernel: a ``Kernel`` or name; default ``Cosine(t=0.2)``.
+        learnable_temperature: learn CLIP's ``logit_scale`` (see module docstring).
+        normalize, block_size, gather_distributed, path, backward: as ``KernelInfoNCE``.
+    """
+
+    def __init__(
+        self,
+        kernel: Kernel | str | None = None,
+        learnable_temperature: bool = False,
+        normalize: bool | None = None,
+        block_size: int | None = None,
+        gather_distributed: bool | None = None,
+        path: Path = "auto",
+        backward: Strategy = "fused",
+    ) -> None:
+        super().__init__()
+        self.kernel = resolve_kernel(kernel)
+        if normalize is False and isinstance(self.kernel, Cosine):
+            raise ValueError("normalize=False is not possible with Cosine: cosine normalises")
+        self.normalize = normalize
+        self.options = EngineOptions(path=path, block_size=block_size, backward=backward)
+        self.gather_distributed = gather_distributed
+        self.logit_scale = nn.Parameter(torch.zeros(())) if learnable_temperature else None
+
+    def _logits(self, a: Tensor, b: Tensor, *scale: Tensor) -> Tensor:
+        logits = self.kernel.logits(a, b)
+        return logits * scale[0] if scale else logits
+
+    def forward(self, a: Tensor, b: Tensor) -> Tensor:
+        check_pair(a, b, ("a", "b"), min_rows=1)
+        rank, world_size = world()
+        gather = world_size > 1 if self.gather_distributed is None else self.gather_distributed
+        gather = gather and world_size > 1
+        with full_precision(a.device):
+            dtype = compute_dtype(a)
+            a = normalise(self.kernel, a.to(dtype), self.normalize)
+            b = normalise(self.kernel, b.to(dtype), self.normalize)
+            a_all = gather_with_grad(a) if gather else a
+            b_all = gather_with_grad(b) if gather else b
+            offset = rank * a.shape[0] if gather else 0
+            positive = torch.arange(a.shape[0], device=a.device) + offset
+            params: tuple[Tensor, ...] = ()
+            if self.logit_scale is not None:
+                params = (self.logit_scale.clamp(max=MAX_LOGIT_SCALE).exp().to(dtype),)
+            a_to_b = softmax_contrastive_loss(a, b_all, positive, None, self._logits, params,
+                                              self.options)
+            b_to_a = softmax_contrastive_loss(b, a_all, positive, None, self._logits, params,
+                                              self.options)
+            return 0.5 * (a_to_b + b_to_a)
