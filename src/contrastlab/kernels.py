@@ -79,13 +79,33 @@ class Kernel(ABC):
 
     Subclasses set ``normalization`` (``"l2"``: embeddings are L2-normalised by ``prepare``;
     ``"none"``: used as they are) and implement ``logits``.
+
+    Most kernels are an elementwise function of one Gram quantity: ``form = "inner"`` kernels of
+    the inner product ``s = x.y``, ``form = "distance"`` kernels of the squared distance
+    ``d^2``. They implement ``elementwise(x)`` (the log-kernel of that quantity) and
+    ``derivative(x, logits)`` (its derivative in ``x``); the loss engine then needs only matrix
+    products plus these elementwise maps, and no autograd graph over the logit matrix. Kernels
+    with ``form = None`` (``Concat``, mixtures of different forms) implement ``logits`` directly.
     """
 
     normalization: Normalization = "l2"
+    form: Literal["inner", "distance"] | None = None
 
-    @abstractmethod
     def logits(self, a: Tensor, b: Tensor) -> Tensor:
         """``log K(a_i, b_j)`` for all pairs: ``(n, d), (m, d) -> (n, m)``."""
+        if self.form == "inner":
+            return self.elementwise(a @ b.T)
+        if self.form == "distance":
+            return self.elementwise(squared_distances(a, b))
+        raise NotImplementedError(f"{type(self).__name__} must implement logits")
+
+    def elementwise(self, x: Tensor) -> Tensor:
+        """The log-kernel as a function of the Gram quantity ``x`` (autograd-safe, out of place)."""
+        raise NotImplementedError(f"{type(self).__name__} has no elementwise form")
+
+    def derivative(self, x: Tensor, logits: Tensor) -> Tensor | float:
+        """``d elementwise(x) / dx``, given ``x`` and ``logits = elementwise(x)``."""
+        raise NotImplementedError(f"{type(self).__name__} has no elementwise form")
 
     def prepare(self, z: Tensor) -> Tensor:
         """Apply the kernel's default normalisation to embeddings ``z`` of shape ``(n, d)``."""
@@ -110,8 +130,13 @@ class Cosine(Kernel):
     def __post_init__(self) -> None:
         _positive("t", self.t, "Cosine")
 
-    def logits(self, a: Tensor, b: Tensor) -> Tensor:
-        return (a @ b.T).div_(self.t)
+    form = "inner"
+
+    def elementwise(self, x: Tensor) -> Tensor:
+        return x / self.t
+
+    def derivative(self, x: Tensor, logits: Tensor) -> float:
+        return 1.0 / self.t
 
 
 @dataclass(frozen=True)
@@ -129,8 +154,13 @@ class Gaussian(Kernel):
     def __post_init__(self) -> None:
         _positive("t", self.t, "Gaussian")
 
-    def logits(self, a: Tensor, b: Tensor) -> Tensor:
-        return squared_distances(a, b).div_(-self.t)
+    form = "distance"
+
+    def elementwise(self, x: Tensor) -> Tensor:
+        return x / -self.t
+
+    def derivative(self, x: Tensor, logits: Tensor) -> float:
+        return -1.0 / self.t
 
 
 @dataclass(frozen=True)
@@ -147,9 +177,14 @@ class Laplacian(Kernel):
     def __post_init__(self) -> None:
         _positive("t", self.t, "Laplacian")
 
-    def logits(self, a: Tensor, b: Tensor) -> Tensor:
-        # out of place after sqrt: its backward needs its output
-        return squared_distances(a, b).add_(EPS).sqrt().mul(-1.0 / self.t)
+    form = "distance"
+
+    def elementwise(self, x: Tensor) -> Tensor:
+        return torch.sqrt(x + EPS).mul(-1.0 / self.t)  # sqrt backward needs its output
+
+    def derivative(self, x: Tensor, logits: Tensor) -> Tensor:
+        # d/dx of -sqrt(x + eps) / t = -1 / (2 t sqrt(x + eps)) = 1 / (2 t^2 logits)
+        return logits.reciprocal().mul_(0.5 / self.t**2)
 
 
 @dataclass(frozen=True)
@@ -174,8 +209,14 @@ class Exponential(Kernel):
             raise ValueError(f"Exponential: gamma must be in (0, 2], got {gamma}")
         _positive("t", self.t, "Exponential")
 
-    def logits(self, a: Tensor, b: Tensor) -> Tensor:
-        return squared_distances(a, b).add_(EPS).pow(self.gamma / 2).mul(-1.0 / self.t)
+    form = "distance"
+
+    def elementwise(self, x: Tensor) -> Tensor:
+        return torch.pow(x + EPS, self.gamma / 2).mul(-1.0 / self.t)
+
+    def derivative(self, x: Tensor, logits: Tensor) -> Tensor:
+        # d/dx of -(x + eps)^(g/2) / t = (g / 2) * logits / (x + eps)
+        return logits / (x + EPS) * (self.gamma / 2)
 
 
 @dataclass(frozen=True)
@@ -199,9 +240,13 @@ class StudentT(Kernel):
         _positive("nu", self.nu, "StudentT")
         _positive("s", self.s, "StudentT")
 
-    def logits(self, a: Tensor, b: Tensor) -> Tensor:
-        scale = 1.0 / (self.nu * self.s)
-        return squared_distances(a, b).mul_(scale).log1p().mul_(-(self.nu + 1) / 2)
+    form = "distance"
+
+    def elementwise(self, x: Tensor) -> Tensor:
+        return torch.log1p(x / (self.nu * self.s)).mul_(-(self.nu + 1) / 2)
+
+    def derivative(self, x: Tensor, logits: Tensor) -> Tensor:
+        return (x + self.nu * self.s).reciprocal_().mul_(-(self.nu + 1) / 2)
 
 
 @dataclass(frozen=True)
@@ -218,8 +263,13 @@ class Cauchy(Kernel):
     def __post_init__(self) -> None:
         _positive("s", self.s, "Cauchy")
 
-    def logits(self, a: Tensor, b: Tensor) -> Tensor:
-        return squared_distances(a, b).div_(self.s).log1p().neg_()
+    form = "distance"
+
+    def elementwise(self, x: Tensor) -> Tensor:
+        return torch.log1p(x / self.s).neg_()
+
+    def derivative(self, x: Tensor, logits: Tensor) -> Tensor:
+        return (x + self.s).reciprocal_().neg_()
 
 
 def _check_parts(kernels: Sequence[Kernel], owner: str) -> tuple[Kernel, ...]:
@@ -278,12 +328,29 @@ class KernelSum(Kernel):
         if normalize not in ("l2", "none"):
             raise ValueError(f"KernelSum: normalize must be 'l2' or 'none', got {normalize!r}")
         object.__setattr__(self, "normalization", normalize)
+        forms = {k.form for k in parts}
+        object.__setattr__(self, "form", forms.pop() if len(forms) == 1 else None)
+
+    def _terms(self, x: Tensor) -> list[Tensor]:
+        return [k.elementwise(x) + math.log(w) for k, w in zip(self.kernels, self.weights)]
+
+    def elementwise(self, x: Tensor) -> Tensor:
+        return torch.logsumexp(torch.stack(self._terms(x)), dim=0)
+
+    def derivative(self, x: Tensor, logits: Tensor) -> Tensor:
+        # d/dx logsumexp_m(c_m + f_m(x)) = sum_m exp(c_m + f_m(x) - logits) * f_m'(x)
+        total = torch.zeros_like(x)
+        for k, w in zip(self.kernels, self.weights):
+            part = k.elementwise(x)
+            share = (part + (math.log(w))).sub_(logits).exp_()
+            total += share * k.derivative(x, part)
+        return total
 
     def logits(self, a: Tensor, b: Tensor) -> Tensor:
-        if len(self.kernels) == 1:
-            return self.kernels[0].logits(a, b).add_(math.log(self.weights[0]))
+        if self.form is not None:
+            return super().logits(a, b)
         stacked = torch.stack(
-            [k.logits(a, b).add_(math.log(w)) for k, w in zip(self.kernels, self.weights)]
+            [k.logits(a, b) + math.log(w) for k, w in zip(self.kernels, self.weights)]
         )
         return torch.logsumexp(stacked, dim=0)
 
@@ -353,7 +420,7 @@ class Concat(Kernel):
 
     def logits(self, a: Tensor, b: Tensor) -> Tensor:
         terms = [
-            k.logits(x, y).add_(math.log(w))
+            k.logits(x, y) + math.log(w)
             for k, w, x, y in zip(self.kernels, self.weights, self.slices(a), self.slices(b))
         ]
         return torch.logsumexp(torch.stack(terms), dim=0)

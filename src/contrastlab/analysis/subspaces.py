@@ -77,9 +77,7 @@ def orthonormal_basis(M: Any, rtol: float | None = None) -> Array:
 def _bases(U: Any, V: Any) -> tuple[Array, Array]:
     qu, qv = orthonormal_basis(U), orthonormal_basis(V)
     if qu.shape[0] != qv.shape[0]:
-        raise InputError(
-            f"U and V live in different spaces: {qu.shape[0]} vs {qv.shape[0]} rows"
-        )
+        raise InputError(f"U and V live in different spaces: {qu.shape[0]} vs {qv.shape[0]} rows")
     return qu, qv
 
 

@@ -74,8 +74,11 @@ class KernelCLIPLoss(nn.Module):
             params: tuple[Tensor, ...] = ()
             if self.logit_scale is not None:
                 params = (self.logit_scale.clamp(max=MAX_LOGIT_SCALE).exp().to(dtype),)
-            a_to_b = softmax_contrastive_loss(a, b_all, positive, None, self._logits, params,
-                                              self.options)
-            b_to_a = softmax_contrastive_loss(b, a_all, positive, None, self._logits, params,
-                                              self.options)
+            gram = None if params else self.kernel
+            a_to_b = softmax_contrastive_loss(
+                a, b_all, positive, None, self._logits, params, self.options, gram
+            )
+            b_to_a = softmax_contrastive_loss(
+                b, a_all, positive, None, self._logits, params, self.options, gram
+            )
             return 0.5 * (a_to_b + b_to_a)

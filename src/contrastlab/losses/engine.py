@@ -36,6 +36,9 @@ import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
+from contrastlab.kernels import Kernel
+from contrastlab.losses.gram import _GramBlockwise
+
 LogitFn = Callable[..., Tensor]
 Path = Literal["auto", "dense", "blockwise"]
 Strategy = Literal["fused", "recompute"]
@@ -84,6 +87,7 @@ def softmax_contrastive_loss(
     logit_fn: LogitFn,
     params: Sequence[Tensor] = (),
     options: EngineOptions | None = None,
+    gram_kernel: Kernel | None = None,
 ) -> Tensor:
     """Mean over anchors of ``-l(a_i, c_pos(i)) + logsumexp_{j != excl(i)} l(a_i, c_j)``.
 
@@ -96,6 +100,10 @@ def softmax_contrastive_loss(
             own intermediates, must be differentiable in ``a``, ``c`` and ``params``.
         params: extra tensors ``logit_fn`` depends on (e.g. a learnable temperature).
         options: path, block size and backward strategy.
+        gram_kernel: the kernel behind ``logit_fn`` when it is one of ``Kernel``'s elementwise
+            forms (``kernel.form`` set) and ``params`` is empty: the blockwise path then uses
+            ``contrastlab.losses.gram`` (matrix products plus the kernel's elementwise map and
+            derivative, no autograd graph over the logits). Same value and gradient.
 
     Returns:
         A scalar tensor.
@@ -103,6 +111,8 @@ def softmax_contrastive_loss(
     opts = options or EngineOptions()
     if opts.path == "dense":
         return _dense(anchors, candidates, positive, exclude, logit_fn, params)
+    if gram_kernel is not None and gram_kernel.form is not None and not params:
+        return _GramBlockwise.apply(anchors, candidates, positive, exclude, gram_kernel, opts)
     return _Blockwise.apply(anchors, candidates, positive, exclude, logit_fn, opts, *params)
 
 

@@ -199,7 +199,7 @@ def _kernel_loss(
     positive, self_index = _two_view_indices(rows, offset, z_all.device)
     anchors = prepared[offset : offset + rows]
     return softmax_contrastive_loss(
-        anchors, prepared, positive, self_index, kernel.logits, (), options
+        anchors, prepared, positive, self_index, kernel.logits, (), options, gram_kernel=kernel
     )
 
 

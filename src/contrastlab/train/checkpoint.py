@@ -1,0 +1,98 @@
+"""Checkpoints: written atomically, loaded safely, with every random-number state.
+
+A checkpoint is a plain dict of tensors, numbers, strings and containers: the model, optimiser,
+online probe and AMP scaler states, the epoch and step reached, and the RNG states of torch (CPU
+and every CUDA device), NumPy and Python's ``random``. It is written to a temporary file in the
+same folder and renamed over the old one, so a run killed mid-write leaves the previous checkpoint
+intact. Loading uses ``torch.load(..., weights_only=True)``: a checkpoint from someone else cannot
+run code, and a truncated or foreign file raises :class:`InputError` with a one-line message.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from contrastlab.errors import InputError
+
+FORMAT = "contrastlab-checkpoint-1"
+
+
+def save_checkpoint(path: str | os.PathLike[str], state: dict[str, Any]) -> Path:
+    """Write ``state`` (plus the format tag) atomically to ``path``."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            torch.save({"format": FORMAT, **state}, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return target
+
+
+def load_checkpoint(path: str | os.PathLike[str], map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Load a checkpoint written by :func:`save_checkpoint`.
+
+    Raises:
+        InputError: missing, truncated, corrupt or foreign file.
+    """
+    source = Path(path)
+    if not source.is_file():
+        raise InputError(f"checkpoint {source} not found")
+    try:
+        state = torch.load(source, map_location=map_location, weights_only=True)
+    except Exception as err:  # torch raises many types for a damaged file; all mean the same
+        reason = str(err).strip().splitlines()[0].split(". ")[0] if str(err).strip() else ""
+        raise InputError(
+            f"checkpoint {source} is truncated or not a contrastlab checkpoint "
+            f"({type(err).__name__}: {reason[:100]})"
+        ) from err
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise InputError(f"checkpoint {source} is not a contrastlab checkpoint")
+    return state
+
+
+def rng_states() -> dict[str, Any]:
+    """Every random-number state a training step may draw from, as checkpoint-safe values."""
+    numpy_state = np.random.get_state()
+    python_state = random.getstate()
+    return {
+        "torch": torch.get_rng_state(),
+        "cuda": [s for s in torch.cuda.get_rng_state_all()] if torch.cuda.is_available() else [],
+        "numpy": {
+            "keys": torch.from_numpy(numpy_state[1].astype(np.int64)),
+            "pos": int(numpy_state[2]),
+            "has_gauss": int(numpy_state[3]),
+            "cached_gaussian": float(numpy_state[4]),
+        },
+        "python": [python_state[0], list(python_state[1]), python_state[2]],
+    }
+
+
+def restore_rng_states(states: dict[str, Any]) -> None:
+    """Inverse of :func:`rng_states`."""
+    torch.set_rng_state(states["torch"].cpu())
+    if states.get("cuda") and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all([s.cpu() for s in states["cuda"]])
+    numpy_state = states["numpy"]
+    np.random.set_state((
+        "MT19937",
+        numpy_state["keys"].numpy().astype(np.uint32),
+        numpy_state["pos"],
+        numpy_state["has_gauss"],
+        numpy_state["cached_gaussian"],
+    ))
+    version, internal, gauss = states["python"]
+    random.setstate((version, tuple(internal), gauss))

@@ -1,0 +1,89 @@
+"""Build the pieces a run needs from its resolved configuration: kernel, loss, model, transforms.
+
+``contrastlab embed`` rebuilds the same model and evaluation transform from a run's
+``config.yaml``, so everything that shapes them is in the configuration.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+from torch import nn
+
+from contrastlab.data.augment import (
+    EvalTransform,
+    ImageAugment,
+    VectorAugment,
+    image_settings,
+)
+from contrastlab.errors import InputError
+from contrastlab.kernels import Kernel, from_name, parse_kernel
+from contrastlab.models import ContrastiveModel, ProjectionHead, build_backbone
+
+IMAGE_AUGMENT_KEYS = ("crop_scale", "crop_ratio", "rotation", "hflip", "color_jitter",
+                      "color_jitter_p", "grayscale_p", "blur_p", "solarize_p")
+
+
+def build_kernel(spec: str | Mapping[str, Any], embed_dim: int = 128) -> Kernel:
+    """A kernel from ``"cosine"``, ``"student_t:nu=5,s=0.2"`` or ``{"name": ..., **params}``.
+
+    ``concat`` without an explicit ``dim`` splits the projector's ``embed_dim``.
+    """
+    try:
+        if isinstance(spec, Mapping):
+            params = dict(spec)
+            name = params.pop("name", None)
+            if not name:
+                raise InputError("loss.kernel mapping needs a 'name'")
+            if str(name).replace("-", "_") == "concat":
+                params.setdefault("dim", embed_dim)
+            return from_name(str(name), **params)
+        text = str(spec)
+        if text.split(":")[0].strip().lower() == "concat" and "dim=" not in text:
+            text = f"{text}{',' if ':' in text else ':'}dim={embed_dim}"
+        return parse_kernel(text)
+    except InputError:
+        raise
+    except (ValueError, TypeError) as err:
+        raise InputError(f"loss.kernel {spec!r}: {err}") from err
+
+
+def build_model(config: Mapping[str, Any], sample_shape: tuple[int, ...], kernel: Kernel) -> ContrastiveModel:
+    """Backbone plus projector; Student-t kernels (no normalisation) end in a BatchNorm."""
+    cfg = config["model"]
+    backbone = build_backbone(
+        cfg["backbone"], sample_shape, cifar_stem=bool(cfg["cifar_stem"]), widths=cfg["widths"]
+    )
+    projector = ProjectionHead(
+        backbone.feature_dim,
+        hidden_dim=int(cfg["projector_hidden"]),
+        out_dim=int(cfg["projector_dim"]),
+        layers=int(cfg["projector_layers"]),
+        batchnorm_end=kernel.normalization == "none",
+    )
+    return ContrastiveModel(backbone, projector)
+
+
+def build_transforms(config: Mapping[str, Any], is_image: bool,
+                     feature_std: torch.Tensor | None = None) -> tuple[nn.Module, nn.Module]:
+    """The training augmentation (called once per view) and the deterministic evaluation transform."""
+    aug = config["augment"]
+    if not is_image:
+        if aug["preset"] not in ("vector", "none"):
+            raise InputError(f"augment.preset {aug['preset']!r} is for images; the data are vectors")
+        noise, mixup = (0.0, 0.0) if aug["preset"] == "none" else (aug["noise"], aug["mixup"])
+        return (
+            VectorAugment(noise=float(noise), mixup=float(mixup), feature_std=feature_std,
+                          function=aug["function"]),
+            nn.Identity(),
+        )
+    if aug["preset"] == "vector":
+        raise InputError("augment.preset 'vector' is for vectors; the data are images")
+    settings = image_settings(aug["preset"], **{k: aug[k] for k in IMAGE_AUGMENT_KEYS})
+    crop = aug["crop_size"]
+    return (
+        ImageAugment(settings, output_size=crop, mean=aug["mean"], std=aug["std"]),
+        EvalTransform(output_size=crop, mean=aug["mean"], std=aug["std"]),
+    )

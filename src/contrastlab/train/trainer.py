@@ -1,0 +1,396 @@
+"""The training loop: SimCLR-style two-view training with any kernel, in one readable function.
+
+Per step: take this rank's share of a global batch (uint8 images or vectors held in memory), move
+it to the device, draw two augmented views on the device, run backbone and projector on both views
+in one forward pass, apply the kernel InfoNCE loss (which gathers candidates across ranks), train
+the online linear probe on detached features, and step the optimiser with the warm-up + cosine
+learning rate. Per epoch: log to ``metrics.jsonl``, run the kNN / online-probe monitors every
+``monitor.every`` epochs, and write ``checkpoint.pt`` atomically. At the end: kNN (k = 20, 200)
+and an offline linear probe on frozen backbone features of the final epoch, into ``metrics.json``.
+
+``images_per_second`` counts source images per second of training steps over all processes
+(each image is seen as two views); monitors and checkpoints are not in the timing.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from contrastlab.data.sources import DataSplit, load_source
+from contrastlab.errors import InputError
+from contrastlab.train import config as config_lib
+from contrastlab.train.checkpoint import load_checkpoint, restore_rng_states, rng_states, save_checkpoint
+from contrastlab.train.components import build_kernel, build_model, build_transforms
+from contrastlab.train.distributed import Runtime, barrier, cleanup, epoch_batches, setup
+from contrastlab.train.evaluate import evaluate_features, extract_features, raw_inputs
+from contrastlab.train.optim import build_optimizer, parameter_groups, warmup_cosine
+
+CHECKPOINT = "checkpoint.pt"
+CONFIG = config_lib.CONFIG_FILE_NAME
+HISTORY = "metrics.jsonl"
+
+
+class _StepModule(nn.Module):
+    """Model and online probe in one module, so DDP synchronises both with one wrapper."""
+
+    def __init__(self, model: nn.Module, probe: nn.Module | None) -> None:
+        super().__init__()
+        self.model = model
+        self.probe = probe
+
+    def forward(self, views: Tensor, first: int) -> tuple[Tensor, Tensor | None]:
+        h, z = self.model(views)
+        logits = self.probe(h[:first].detach().float()) if self.probe is not None else None
+        return z, logits
+
+
+def load_data(config: dict[str, Any]) -> DataSplit:
+    """The data named by ``config["data"]``."""
+    d = config["data"]
+    return load_source(
+        d["source"], root=d["root"], download=bool(d["download"]),
+        test_fraction=float(d["test_fraction"]), split_seed=int(d["split_seed"]),
+        image_size=d["image_size"],
+    )
+
+
+def train(
+    config: dict[str, Any],
+    out_dir: str | Path,
+    *,
+    resume: bool = False,
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Train as ``config`` says, writing the run folder ``out_dir``; returns the final metrics.
+
+    Args:
+        config: a configuration from :func:`contrastlab.train.config.build_config` (``auto``
+            values allowed). On ``resume`` the run folder's ``config.yaml`` is used instead, with
+            ``train.epochs`` taken from ``config`` when it differs from ``auto``.
+        out_dir: the run folder (``config.yaml``, ``checkpoint.pt``, ``metrics.jsonl``,
+            ``metrics.json``).
+        resume: continue from ``out_dir/checkpoint.pt``.
+        log: where one-line progress messages go (rank 0 only).
+    """
+    out = Path(out_dir)
+    if resume:
+        config = _resume_config(out, config)
+    runtime = setup(str(config["train"]["device"]))
+    try:
+        return _train(config, out, resume, runtime, log if runtime.is_main else (lambda _: None))
+    finally:
+        cleanup(runtime)
+
+
+def _resume_config(out: Path, given: dict[str, Any]) -> dict[str, Any]:
+    if not (out / CHECKPOINT).is_file():
+        raise InputError(f"--resume: no {CHECKPOINT} in {out}")
+    saved = config_lib.merge(config_lib.default_config(), config_lib.load_config_file(out / CONFIG))
+    if given["train"]["epochs"] != config_lib.AUTO:
+        saved["train"]["epochs"] = given["train"]["epochs"]
+    saved["train"]["progress"] = given["train"]["progress"]
+    return saved
+
+
+def _train(config: dict[str, Any], out: Path, resume: bool, runtime: Runtime,
+           log: Callable[[str], None]) -> dict[str, Any]:
+    started = time.perf_counter()
+    if config["train"]["threads"]:
+        torch.set_num_threads(int(config["train"]["threads"]))
+    data = load_data(config)
+    cfg = config_lib.resolve(config, data, runtime.device.type, runtime.world_size)
+    device, seed = runtime.device, int(cfg["train"]["seed"])
+    _seed_everything(seed + runtime.rank)
+
+    kernel = build_kernel(cfg["loss"]["kernel"], int(cfg["model"]["projector_dim"]))
+    from contrastlab import losses
+
+    loss_fn = losses.KernelInfoNCE(kernel=kernel, block_size=cfg["loss"]["block_size"])
+    is_image = data.kind == "image"
+    feature_std = None if is_image else data.train_x.float().std(dim=0).clamp_min(1e-8).to(device)
+    augment, eval_transform = build_transforms(cfg, is_image, feature_std)
+    augment, eval_transform = augment.to(device), eval_transform.to(device)
+    model = build_model(cfg, data.sample_shape, kernel)
+    if cfg["model"]["sync_batchnorm"] and runtime.distributed and device.type == "cuda":
+        model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+    model.to(device)
+    labelled = data.labelled
+    probe = (nn.Linear(model.backbone.feature_dim, len(data.classes)).to(device)
+             if cfg["monitor"]["online_probe"] and labelled else None)
+    step_module: nn.Module = _StepModule(model, probe)
+    if runtime.distributed:
+        step_module = nn.parallel.DistributedDataParallel(step_module)
+    if cfg["train"]["compile"]:
+        step_module = torch.compile(step_module)
+
+    optim_cfg = cfg["optim"]
+    optimizer = build_optimizer(
+        optim_cfg["name"], parameter_groups([model], float(optim_cfg["weight_decay"])),
+        lr=float(optim_cfg["lr"]), momentum=float(optim_cfg["momentum"]),
+    )
+    probe_optimizer = torch.optim.AdamW(probe.parameters(), lr=1e-3, weight_decay=0.0) if probe else None
+    amp_dtype = _amp_dtype(device) if cfg["train"]["amp"] else None
+    scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
+
+    epochs = int(cfg["train"]["epochs"])
+    global_batch = int(optim_cfg["batch_size"])
+    steps_per_epoch = len(data.train_x) // global_batch
+    total_steps = epochs * steps_per_epoch
+    warmup_steps = int(optim_cfg["warmup_epochs"]) * steps_per_epoch
+    start_epoch, step, history = 0, 0, []
+    if resume:
+        state = load_checkpoint(out / CHECKPOINT, map_location=device)
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        if probe is not None and state.get("probe") is not None:
+            probe.load_state_dict(state["probe"])
+            probe_optimizer.load_state_dict(state["probe_optimizer"])  # type: ignore[union-attr]
+        scaler.load_state_dict(state["scaler"])
+        restore_rng_states(state["rng"][min(runtime.rank, len(state["rng"]) - 1)])
+        start_epoch, step = int(state["epoch"]), int(state["step"])
+        history = _read_history(out / HISTORY, start_epoch)
+        log(f"resuming {out} at epoch {start_epoch} of {epochs}")
+    elif runtime.is_main:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / HISTORY).unlink(missing_ok=True)
+    if runtime.is_main:
+        (out / CONFIG).write_text(config_lib.dump(cfg))
+        _write_history(out / HISTORY, history)
+        log(f"data {data.name}: {len(data.train_x)} train / {len(data.test_x)} test, "
+            f"sample {tuple(data.sample_shape)}; {cfg['model']['backbone']} + {kernel}; "
+            f"{epochs} epochs of {steps_per_epoch} steps, batch {global_batch}")
+
+    train_x = data.train_x.pin_memory() if device.type == "cuda" else data.train_x
+    train_y = data.train_y
+    progress = _progress_bar(cfg, runtime, total_steps, step)
+    timed_seconds = sum(r["step_seconds"] for r in history)
+    timed_images = sum(r["images"] for r in history)
+    for epoch in range(start_epoch, epochs):
+        step_module.train()
+        epoch_loss = torch.zeros((), device=device)
+        epoch_time = augment_time = 0.0
+        batches = epoch_batches(len(train_x), global_batch, epoch, seed, runtime)
+        for indices in batches:
+            tick = time.perf_counter()
+            lr = warmup_cosine(step, total_steps, warmup_steps, float(optim_cfg["lr"]),
+                               float(optim_cfg["min_lr_ratio"]))
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            x = train_x[indices].to(device, non_blocking=True)
+            with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
+                views = torch.cat([augment(x), augment(x)])
+                aug_done = time.perf_counter()
+                z, logits = step_module(views, len(x))
+                z1, z2 = z.float().chunk(2)
+                loss = loss_fn(z1, z2)
+                total = loss
+                if logits is not None and train_y is not None:
+                    total = total + F.cross_entropy(logits, train_y[indices].to(device))
+            optimizer.zero_grad(set_to_none=True)
+            if probe_optimizer is not None:
+                probe_optimizer.zero_grad(set_to_none=True)
+            scaler.scale(total).backward()
+            if optim_cfg["clip_grad"]:
+                scaler.unscale_(optimizer)
+                nn.utils.clip_grad_norm_(model.parameters(), float(optim_cfg["clip_grad"]))
+            scaler.step(optimizer)
+            if probe_optimizer is not None:
+                scaler.step(probe_optimizer)
+            scaler.update()
+            if not math.isfinite(loss.item()):
+                raise FloatingPointError(f"loss is {loss.item()} at epoch {epoch + 1}, step {step}; "
+                                         "lower optim.lr or check the kernel's parameters")
+            epoch_loss += loss.detach()
+            step += 1
+            now = time.perf_counter()
+            epoch_time += now - tick
+            augment_time += aug_done - tick
+            if progress is not None:
+                progress.update(1)
+                progress.set_postfix(epoch=epoch + 1, loss=f"{loss.item():.3f}", lr=f"{lr:.2e}",
+                                     img_s=f"{len(x) * runtime.world_size / (now - tick):.0f}")
+        images = len(batches) * global_batch
+        timed_seconds += epoch_time
+        timed_images += images
+        record: dict[str, Any] = {
+            "epoch": epoch + 1,
+            "step": step,
+            "loss": _mean_over_ranks(epoch_loss, runtime) / max(1, len(batches)),
+            "lr": lr if batches else 0.0,
+            "images_per_second": images / epoch_time if epoch_time else 0.0,
+            "augment_share": augment_time / epoch_time if epoch_time else 0.0,
+            "step_seconds": epoch_time,
+            "images": images,
+            "seconds": time.perf_counter() - started,
+        }
+        last = epoch + 1 == epochs
+        save_now = (epoch + 1) % int(cfg["train"]["checkpoint_every"]) == 0 or last
+        all_rng = _gather_rng_states(runtime) if save_now else []
+        if runtime.is_main:
+            if labelled and cfg["monitor"]["knn"] and ((epoch + 1) % int(cfg["monitor"]["every"]) == 0 or last):
+                record.update(_monitor(model, probe, data, eval_transform, cfg, device))
+            history.append(record)
+            _append_history(out / HISTORY, record)
+            if save_now:
+                save_checkpoint(out / CHECKPOINT, {
+                    "epoch": epoch + 1,
+                    "step": step,
+                    "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "probe": probe.state_dict() if probe is not None else None,
+                    "probe_optimizer": probe_optimizer.state_dict() if probe_optimizer else None,
+                    "scaler": scaler.state_dict(),
+                    "rng": all_rng,
+                })
+        else:
+            history.append(record)
+        if progress is None:
+            _log_record(log, record, epochs)
+        barrier(runtime)
+    if progress is not None:
+        progress.close()
+
+    metrics: dict[str, Any] = {
+        "final": {},
+        "images_per_second": timed_images / timed_seconds if timed_seconds else 0.0,
+        "augment_share": float(np.mean([r["augment_share"] for r in history])) if history else 0.0,
+        "epochs": epochs,
+        "seconds": 0.0,
+        "data": data.name,
+        "train_size": len(data.train_x),
+        "test_size": len(data.test_x),
+        "kernel": str(kernel),
+        "world_size": runtime.world_size,
+    }
+    if runtime.is_main:
+        if labelled:
+            metrics["final"] = _final_evaluation(model, data, eval_transform, cfg, device)
+            if cfg["eval"]["raw_baseline"]:
+                metrics["raw_pixels" if is_image else "raw_features"] = evaluate_features(
+                    raw_inputs(data.train_x), data.train_y.numpy(), raw_inputs(data.test_x),
+                    data.test_y.numpy(), ks=cfg["eval"]["knn_ks"],
+                    temperature=float(cfg["eval"]["knn_temperature"]),
+                    linear=bool(cfg["eval"]["linear_probe"]),
+                )
+        else:
+            metrics["note"] = "no labels: kNN and linear evaluation skipped"
+        metrics["seconds"] = time.perf_counter() - started
+        metrics["history"] = history
+    barrier(runtime)
+    return metrics
+
+
+def _final_evaluation(model: nn.Module, data: DataSplit, transform: nn.Module,
+                      cfg: dict[str, Any], device: torch.device) -> dict[str, float]:
+    train_f = extract_features(model.backbone, data.train_x, transform, device)
+    test_f = extract_features(model.backbone, data.test_x, transform, device)
+    return evaluate_features(
+        train_f, data.train_y.numpy(), test_f, data.test_y.numpy(),  # type: ignore[union-attr]
+        ks=cfg["eval"]["knn_ks"], temperature=float(cfg["eval"]["knn_temperature"]),
+        linear=bool(cfg["eval"]["linear_probe"]), seed=int(cfg["train"]["seed"]),
+    )
+
+
+def _monitor(model: nn.Module, probe: nn.Module | None, data: DataSplit, transform: nn.Module,
+             cfg: dict[str, Any], device: torch.device) -> dict[str, float]:
+    """kNN accuracy of the current backbone (a subset of at most ``monitor.max_train`` training
+    samples as the memory bank) and the online probe's accuracy on the test split."""
+    step = max(1, len(data.train_x) // int(cfg["monitor"]["max_train"]))
+    train_f = extract_features(model.backbone, data.train_x[::step], transform, device)
+    test_f = extract_features(model.backbone, data.test_x, transform, device)
+    result = evaluate_features(
+        train_f, data.train_y[::step].numpy(), test_f, data.test_y.numpy(),  # type: ignore[index, union-attr]
+        ks=cfg["eval"]["knn_ks"], temperature=float(cfg["eval"]["knn_temperature"]), linear=False,
+    )
+    if probe is not None:
+        with torch.no_grad():
+            predicted = probe(torch.from_numpy(test_f).to(device)).argmax(dim=1).cpu()
+        result["online_linear_top1"] = float((predicted == data.test_y).float().mean())
+    return result
+
+
+def _seed_everything(seed: int) -> None:
+    torch.manual_seed(seed)
+    np.random.seed(seed % 2**32)
+    random.seed(seed)
+
+
+def _amp_dtype(device: torch.device) -> torch.dtype | None:
+    """bfloat16 where the GPU supports it, float16 (with loss scaling) otherwise; none on the CPU."""
+    if device.type != "cuda":
+        return None
+    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+
+
+def _gather_rng_states(runtime: Runtime) -> list[dict[str, Any]]:
+    """Every rank's RNG states (rank 0 stores them all, so each rank resumes its own stream)."""
+    states = rng_states()
+    if not runtime.distributed:
+        return [states]
+    import torch.distributed as dist
+
+    gathered: list[Any] = [None] * runtime.world_size
+    dist.all_gather_object(gathered, states)
+    return gathered
+
+
+def _mean_over_ranks(value: Tensor, runtime: Runtime) -> float:
+    if runtime.distributed:
+        import torch.distributed as dist
+
+        value = value.clone()
+        dist.all_reduce(value)
+        value /= runtime.world_size
+    return float(value)
+
+
+def _progress_bar(cfg: dict[str, Any], runtime: Runtime, total: int, done: int) -> Any:
+    import sys
+
+    if not (cfg["train"]["progress"] and runtime.is_main and sys.stderr.isatty()):
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, initial=done, unit="step", dynamic_ncols=True, leave=False)
+
+
+def _log_record(log: Callable[[str], None], record: dict[str, Any], epochs: int) -> None:
+    extra = "".join(f" {k}={record[k]:.3f}" for k in ("knn_top1_k20", "online_linear_top1") if k in record)
+    log(f"epoch {record['epoch']}/{epochs} loss={record['loss']:.4f} lr={record['lr']:.2e} "
+        f"img/s={record['images_per_second']:.0f}{extra}")
+
+
+def _append_history(path: Path, record: dict[str, Any]) -> None:
+    with path.open("a") as handle:
+        handle.write(json.dumps(record) + "\n")
+
+
+def _write_history(path: Path, history: list[dict[str, Any]]) -> None:
+    path.write_text("".join(json.dumps(r) + "\n" for r in history))
+
+
+def _read_history(path: Path, upto_epoch: int) -> list[dict[str, Any]]:
+    """Records of epochs up to the checkpoint (a run killed after logging an epoch but before
+    its checkpoint wrote one record too many)."""
+    if not path.is_file():
+        return []
+    records = []
+    for line in path.read_text().splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue  # a line cut short by the kill
+        if record.get("epoch", 0) <= upto_epoch:
+            records.append(record)
+    return records
