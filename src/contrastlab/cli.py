@@ -24,7 +24,13 @@ COMMANDS: dict[str, str] = {
     "bench": "contrastlab.commands.bench",
 }
 
-USER_ERRORS = (ValueError, FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError)
+USER_ERRORS = (
+    ValueError,
+    FileNotFoundError,
+    NotADirectoryError,
+    IsADirectoryError,
+    PermissionError,
+)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -37,7 +43,10 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     """The full parser, with one sub-command per available command module."""
-    parser = _Parser(prog="contrastlab", description="Kernel InfoNCE losses, contrastive training and diagnostics.")
+    parser = _Parser(
+        prog="contrastlab",
+        description="Kernel InfoNCE losses, contrastive training and diagnostics.",
+    )
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
     for name, module_name in COMMANDS.items():

@@ -15,17 +15,16 @@ softmax.
 | ``Cosine(t)`` | ``cos(x, y) / t`` | temperature ``t`` |
 | ``Gaussian(t)`` | ``-d^2 / t`` | ``Cosine(t / 2)`` |
 | ``Laplacian(t)`` | ``-sqrt(d^2 + eps) / t`` | none |
-| ``Exponential(gamma, t)`` | ``-(d^2 + eps)^(gamma / 2) / t`` | ``gamma = 2``: ``Cosine(t / 2)`` |
-| ``StudentT(nu, s)`` | ``-(nu + 1) / 2 * log1p(d^2 / (nu s))`` | none (``nu -> inf``: ``Gaussian(2 s)``) |
+| ``Exponential(gamma, t)`` | ``-(d^2 + eps)^(gamma / 2) / t`` | gamma 2: ``Cosine(t / 2)`` |
+| ``StudentT(nu, s)`` | ``-(nu + 1) / 2 * log1p(d^2 / (nu s))`` | none (nu -> inf: Gaussian(2s)) |
 | ``Cauchy(s)`` | ``-log1p(d^2 / s)`` | ``StudentT(1, s)`` |
 | ``KernelSum(ks, w)`` | ``logsumexp_m(log w_m + log k_m)`` | the paper's "Simple Sum" |
-| ``Concat(ks, split)`` | ``k_m`` on slice ``m`` of the embedding | the paper's "Concatenation Sum" |
+| ``Concat(ks, split)`` | ``k_m`` on slice ``m`` of the embedding | "Concatenation Sum" |
 """
 
 from __future__ import annotations
 
 import math
-from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -74,7 +73,7 @@ def _unit(z: Tensor) -> Tensor:
     return F.normalize(z, dim=-1, eps=1e-12)
 
 
-class Kernel(ABC):
+class Kernel:
     """A positive kernel given by its logarithm.
 
     Subclasses set ``normalization`` (``"l2"``: embeddings are L2-normalised by ``prepare``;
@@ -204,9 +203,8 @@ class Exponential(Kernel):
     normalization: Normalization = "l2"
 
     def __post_init__(self) -> None:
-        gamma = _positive("gamma", self.gamma, "Exponential")
-        if gamma > 2:
-            raise ValueError(f"Exponential: gamma must be in (0, 2], got {gamma}")
+        if not isinstance(self.gamma, (int, float)) or not 0 < self.gamma <= 2:
+            raise ValueError(f"Exponential: gamma must be in (0, 2], got {self.gamma}")
         _positive("t", self.t, "Exponential")
 
     form = "distance"
@@ -282,7 +280,9 @@ def _check_parts(kernels: Sequence[Kernel], owner: str) -> tuple[Kernel, ...]:
     return parts
 
 
-def _check_weights(weights: Sequence[float] | None, count: int, default: float, owner: str) -> tuple[float, ...]:
+def _check_weights(
+    weights: Sequence[float] | None, count: int, default: float, owner: str
+) -> tuple[float, ...]:
     if weights is None:
         return (default,) * count
     values = tuple(weights)
@@ -361,7 +361,10 @@ class Concat(Kernel):
 
     Args:
         kernels: one kernel per slice.
-        split: slice widths, summing to the embedding dimension (checked on use).
+        split: slice widths, summing to the embedding dimension (checked on use). Each part
+            kernel acts on its slice as it is after the Concat's normalisation (the part's own
+            normalisation is not applied): with ``normalize="whole"`` a ``Cosine`` part sees
+            slices shorter than unit length and computes ``x_m . y_m / t``.
         mode: ``"kernel"``: ``log K = logsumexp_m(log w_m + log k_m(x_m, y_m))`` inside one
             softmax (weights default 1); ``"loss"``: ``sum_m w_m L(k_m on slice m)``, separate
             softmaxes, as the official code computes (weights default 1/M; there
@@ -465,7 +468,8 @@ def from_name(name: str, **params: Any) -> Kernel:
             if key == "concat":
                 raw_parts = raw_parts[::-1]
         parts = [
-            p if isinstance(p, Kernel) else from_name(**dict(p)) for p in raw_parts  # type: ignore[arg-type]
+            p if isinstance(p, Kernel) else from_name(**dict(p))
+            for p in raw_parts  # type: ignore[arg-type]
         ]
         if key == "kernel_sum":
             return KernelSum(parts, **params)

@@ -42,7 +42,9 @@ def apply_overrides(settings: Mapping[str, Any], overrides: Iterable[str]) -> di
         for depth, part in enumerate(parts):
             if part not in node:
                 known = ", ".join(sorted(node))
-                raise InputError(f"unknown setting {'.'.join(parts[: depth + 1])!r} (known: {known})")
+                raise InputError(
+                    f"unknown setting {'.'.join(parts[: depth + 1])!r} (known: {known})"
+                )
             if depth == len(parts) - 1:
                 node[part] = _coerce(value, node[part], key)
             else:
@@ -53,7 +55,7 @@ def apply_overrides(settings: Mapping[str, Any], overrides: Iterable[str]) -> di
 
 
 def _coerce(value: Any, current: Any, key: str) -> Any:
-    """Keep the type of the default where that is unambiguous (an int default given 2.0 stays int)."""
+    """Keep the default's type where unambiguous (an int default given 2.0 stays int)."""
     if current is None or value is None:
         return value
     if isinstance(current, bool):

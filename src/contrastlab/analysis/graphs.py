@@ -193,7 +193,7 @@ def bottom_eigenvectors(L: Any, k: int, seed: int | None = 0) -> tuple[Array, Ar
 
 
 def kmeans_labels(features: Array, k: int, seed: int | None = 0) -> NDArray[np.int64]:
-    """k-means (``sklearn.cluster.KMeans``, 10 restarts) cluster labels of the rows of ``features``."""
+    """Cluster labels of the rows of ``features`` by ``sklearn.cluster.KMeans`` (10 starts)."""
     from sklearn.cluster import KMeans
 
     return KMeans(n_clusters=k, n_init=10, random_state=seed).fit_predict(features).astype(np.int64)

@@ -59,7 +59,8 @@ def orthonormal_basis(M: Any, rtol: float | None = None) -> Array:
     """Orthonormal basis ``(D, rank)`` of the column space of ``M`` (SVD, rank-revealing).
 
     Args:
-        M: ``(D, r)`` matrix (numpy or torch) whose columns span the subspace; a vector is one column.
+        M: ``(D, r)`` matrix (numpy or torch) whose columns span the subspace; a vector is one
+            column.
         rtol: singular values below ``rtol * max(singular value)`` count as zero; default
             ``max(D, r) * machine epsilon`` as in ``numpy.linalg.matrix_rank``.
 

@@ -26,14 +26,18 @@ import torch
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default="bench-out/augment", help="output folder")
-    parser.add_argument("--batch-size", type=int, default=512, help="images per batch (default 512)")
-    parser.add_argument("--batches", type=int, default=4, help="timed batches per repeat (default 4)")
+    parser.add_argument(
+        "--batch-size", type=int, default=512, help="images per batch (default 512)"
+    )
+    parser.add_argument(
+        "--batches", type=int, default=4, help="timed batches per repeat (default 4)"
+    )
     parser.add_argument("--repeats", type=int, default=3, help="repeats, median kept (default 3)")
     parser.add_argument("--threads", type=int, help="torch threads (default: torch's choice)")
 
 
 def sample_images(count: int, channels: int, size: int, seed: int = 0) -> np.ndarray:
-    """``count`` uint8 images ``(N, C, size, size)``: scikit-learn digits resized, tinted for RGB."""
+    """``count`` uint8 images ``(N, C, size, size)``: sklearn digits, resized (tinted if RGB)."""
     from sklearn.datasets import load_digits
 
     digits = torch.from_numpy(load_digits().images).float().div(16.0)[:, None]
@@ -70,8 +74,9 @@ class _TwoViewPIL(torch.utils.data.Dataset):
     def __init__(self, images: np.ndarray, transform: Any) -> None:
         from PIL import Image
 
-        self.pictures = [Image.fromarray(im[0] if im.shape[0] == 1 else im.transpose(1, 2, 0))
-                         for im in images]
+        self.pictures = [
+            Image.fromarray(im[0] if im.shape[0] == 1 else im.transpose(1, 2, 0)) for im in images
+        ]
         self.transform = transform
 
     def __len__(self) -> int:
@@ -92,8 +97,9 @@ def _median_rate(run_once: Any, images: int, repeats: int) -> float:
     return images / statistics.median(times)
 
 
-def measure_augmentation(preset: str, channels: int, size: int, batch_size: int, batches: int,
-                         repeats: int) -> dict[str, float]:
+def measure_augmentation(
+    preset: str, channels: int, size: int, batch_size: int, batches: int, repeats: int
+) -> dict[str, float]:
     """Images per second of both pipelines on the same images."""
     from contrastlab.data.augment import PRESETS, ImageAugment, channel_stats
 
@@ -110,7 +116,9 @@ def measure_augmentation(preset: str, channels: int, size: int, batch_size: int,
 
     loader = torch.utils.data.DataLoader(
         _TwoViewPIL(images, _per_sample_transform(preset, size, mean, std)),
-        batch_size=batch_size, shuffle=False, num_workers=0,
+        batch_size=batch_size,
+        shuffle=False,
+        num_workers=0,
     )
 
     def per_sample() -> None:
@@ -120,12 +128,19 @@ def measure_augmentation(preset: str, channels: int, size: int, batch_size: int,
     count = batch_size * batches
     ours_rate = _median_rate(ours, count, repeats)
     theirs_rate = _median_rate(per_sample, count, max(1, repeats - 1))
-    return {"preset": preset, "shape": f"{channels}x{size}x{size}", "batched_images_per_second": ours_rate,
-            "per_sample_images_per_second": theirs_rate, "speedup": ours_rate / theirs_rate}
+    return {
+        "preset": preset,
+        "shape": f"{channels}x{size}x{size}",
+        "batched_images_per_second": ours_rate,
+        "per_sample_images_per_second": theirs_rate,
+        "speedup": ours_rate / theirs_rate,
+    }
 
 
-def measure_training_step(size: int = 28, batch_size: int = 256, steps: int = 6) -> dict[str, float]:
-    """Default small-image training steps (greyscale ``size`` x ``size``) and their augmentation share."""
+def measure_training_step(
+    size: int = 28, batch_size: int = 256, steps: int = 6
+) -> dict[str, float]:
+    """Default small-image training steps (greyscale, ``size`` pixels), augmentation share."""
     from contrastlab import losses
     from contrastlab.data.augment import PRESETS, ImageAugment, channel_stats
     from contrastlab.train.components import build_kernel, build_model
@@ -154,9 +169,14 @@ def measure_training_step(size: int = 28, batch_size: int = 256, steps: int = 6)
             augment_times.append(middle - start)
             step_times.append(end - start)
     augment_s, step_s = statistics.median(augment_times), statistics.median(step_times)
-    return {"shape": f"1x{size}x{size}", "batch_size": batch_size, "step_seconds": step_s,
-            "augment_seconds": augment_s, "augment_share": augment_s / step_s,
-            "images_per_second": batch_size / step_s}
+    return {
+        "shape": f"1x{size}x{size}",
+        "batch_size": batch_size,
+        "step_seconds": step_s,
+        "augment_seconds": augment_s,
+        "augment_share": augment_s / step_s,
+        "images_per_second": batch_size / step_s,
+    }
 
 
 def run(args: argparse.Namespace) -> int:
@@ -178,24 +198,52 @@ def run(args: argparse.Namespace) -> int:
         "speedup_at_least_3x": min(r["speedup"] for r in rows) >= 3.0,
         "augment_share_under_one_fifth": step["augment_share"] < 0.2,
     }
-    metrics = {"augmentation": rows, "training_step": step, "targets": targets,
-               "threads": torch.get_num_threads()}
+    metrics = {
+        "augmentation": rows,
+        "training_step": step,
+        "targets": targets,
+        "threads": torch.get_num_threads(),
+    }
     report = Report("Augmentation throughput")
     report.text(__doc__.split("\n\n", 1)[1])
-    report.table(["preset", "shape", "batched img/s", "per-sample img/s", "speedup"],
-                 [[r["preset"], r["shape"], r["batched_images_per_second"],
-                   r["per_sample_images_per_second"], r["speedup"]] for r in rows],
-                 title=f"Two views per image, batches of {args.batch_size}")
-    report.table(["shape", "batch", "step s", "augment s", "augment share", "img/s"],
-                 [[step["shape"], step["batch_size"], step["step_seconds"], step["augment_seconds"],
-                   step["augment_share"], step["images_per_second"]]],
-                 title="Default small-image training step")
+    report.table(
+        ["preset", "shape", "batched img/s", "per-sample img/s", "speedup"],
+        [
+            [
+                r["preset"],
+                r["shape"],
+                r["batched_images_per_second"],
+                r["per_sample_images_per_second"],
+                r["speedup"],
+            ]
+            for r in rows
+        ],
+        title=f"Two views per image, batches of {args.batch_size}",
+    )
+    report.table(
+        ["shape", "batch", "step s", "augment s", "augment share", "img/s"],
+        [
+            [
+                step["shape"],
+                step["batch_size"],
+                step["step_seconds"],
+                step["augment_seconds"],
+                step["augment_share"],
+                step["images_per_second"],
+            ]
+        ],
+        title="Default small-image training step",
+    )
     report.table(["target", "met"], [[k, v] for k, v in targets.items()], title="Targets")
     report.save(Path(args.out), metrics)
     for r in rows:
-        print(f"{r['preset']:>10} {r['shape']}: batched {r['batched_images_per_second']:8.0f} img/s, "
-              f"per-sample {r['per_sample_images_per_second']:7.0f} img/s, x{r['speedup']:.1f}")
-    print(f"training step 1x28x28 batch {step['batch_size']}: {step['step_seconds'] * 1e3:.0f} ms, "
-          f"augmentation {step['augment_share'] * 100:.1f}% of it")
+        print(
+            f"{r['preset']:>10} {r['shape']}: batched {r['batched_images_per_second']:8.0f} img/s, "
+            f"per-sample {r['per_sample_images_per_second']:7.0f} img/s, x{r['speedup']:.1f}"
+        )
+    print(
+        f"training step 1x28x28 batch {step['batch_size']}: {step['step_seconds'] * 1e3:.0f} ms, "
+        f"augmentation {step['augment_share'] * 100:.1f}% of it"
+    )
     print(f"report: {Path(args.out) / 'report.html'}")
     return 0

@@ -14,8 +14,12 @@ from contrastlab.errors import InputError
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--run", required=True, help="run folder written by contrastlab train")
     parser.add_argument("--data", help="data source (default: the run's own data)")
-    parser.add_argument("--split", choices=("train", "test", "all"), default="all",
-                        help="which part of the data to embed (default all: train then test)")
+    parser.add_argument(
+        "--split",
+        choices=("train", "test", "all"),
+        default="all",
+        help="which part of the data to embed (default all: train then test)",
+    )
     parser.add_argument("--out", required=True, help="output .npz file")
 
 

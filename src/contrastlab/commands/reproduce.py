@@ -19,7 +19,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="output folder")
     parser.add_argument("--quick", action="store_true", help="smaller settings, about a minute")
     parser.add_argument(
-        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
         help="override a setting (repeatable)",
     )
 
@@ -65,7 +69,9 @@ def run_experiment(name: str, out: Path, quick: bool, overrides: list[str]) -> d
 def run(args: argparse.Namespace) -> int:
     names = list(EXPERIMENTS) if args.name == "all" else [args.name]
     if args.name != "all" and args.name not in EXPERIMENTS:
-        raise InputError(f"unknown experiment {args.name!r}; choose from {', '.join(EXPERIMENTS)}, all")
+        raise InputError(
+            f"unknown experiment {args.name!r}; choose from {', '.join(EXPERIMENTS)}, all"
+        )
     out = Path(args.out)
     summary: dict[str, Any] = {}
     for name in names:

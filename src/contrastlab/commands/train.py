@@ -11,14 +11,20 @@ from contrastlab.errors import InputError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data", help="digits, npz:PATH, folder:PATH, cifar10, ... (default digits)")
+    parser.add_argument(
+        "--data", help="digits, npz:PATH, folder:PATH, cifar10, ... (default digits)"
+    )
     parser.add_argument("--out", required=True, help="run folder")
     parser.add_argument("--config", help="YAML config file (see configs/)")
     parser.add_argument("--kernel", help="kernel spec, e.g. cosine, laplacian, student_t:nu=5,s=1")
     parser.add_argument("--epochs", type=int, help="number of epochs (default: from the data size)")
     parser.add_argument("--batch-size", type=int, help="global batch size over all processes")
     parser.add_argument(
-        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
         help="override a setting, e.g. --set optim.lr=0.5 (repeatable)",
     )
     parser.add_argument("--resume", action="store_true", help="continue the run in --out")
@@ -34,9 +40,14 @@ def run(args: argparse.Namespace) -> int:
     if args.batch_size is not None and args.batch_size < 1:
         raise InputError(f"--batch-size must be >= 1, got {args.batch_size}")
     config = build_config(
-        args.config, args.overrides,
-        **{"data.source": args.data, "loss.kernel": args.kernel, "train.epochs": args.epochs,
-           "optim.batch_size": args.batch_size},
+        args.config,
+        args.overrides,
+        **{
+            "data.source": args.data,
+            "loss.kernel": args.kernel,
+            "train.epochs": args.epochs,
+            "optim.batch_size": args.batch_size,
+        },
     )
     if args.kernel is not None:
         from contrastlab.train.components import build_kernel
@@ -45,14 +56,18 @@ def run(args: argparse.Namespace) -> int:
     if args.quiet:
         config["train"]["progress"] = False
     out = Path(args.out)
-    log = (lambda _: None) if args.quiet else (lambda text: print(text, file=sys.stderr, flush=True))
+    log = (
+        (lambda _: None) if args.quiet else (lambda text: print(text, file=sys.stderr, flush=True))
+    )
     metrics = train(config, out, resume=args.resume, log=log)
     if "history" not in metrics:  # not rank 0
         return 0
     write_run_report(out, metrics)
     final = ", ".join(f"{k} {v:.4f}" for k, v in metrics["final"].items())
-    print(f"{out}: {final or metrics.get('note', '')} ({metrics['seconds']:.0f} s, "
-          f"{metrics['images_per_second']:.0f} img/s)")
+    print(
+        f"{out}: {final or metrics.get('note', '')} ({metrics['seconds']:.0f} s, "
+        f"{metrics['images_per_second']:.0f} img/s)"
+    )
     return 0
 
 

@@ -69,9 +69,13 @@ class ImageAugmentSettings:
     def __post_init__(self) -> None:
         low, high = self.crop_scale
         if not 0 < low <= high <= 1:
-            raise InputError(f"augment.crop_scale must satisfy 0 < low <= high <= 1, got {self.crop_scale}")
+            raise InputError(
+                f"augment.crop_scale must satisfy 0 < low <= high <= 1, got {self.crop_scale}"
+            )
         if not 0 < self.crop_ratio[0] <= self.crop_ratio[1]:
-            raise InputError(f"augment.crop_ratio must satisfy 0 < low <= high, got {self.crop_ratio}")
+            raise InputError(
+                f"augment.crop_ratio must satisfy 0 < low <= high, got {self.crop_ratio}"
+            )
         for name in ("hflip", "color_jitter_p", "grayscale_p", "blur_p", "solarize_p"):
             value = getattr(self, name)
             if not 0 <= value <= 1:
@@ -82,19 +86,27 @@ class ImageAugmentSettings:
 
 PRESETS: dict[str, ImageAugmentSettings] = {
     "small_gray": ImageAugmentSettings(
-        crop_scale=(0.4, 1.0), crop_ratio=(0.8, 1.25), rotation=10.0, hflip=0.0,
-        color_jitter=None, grayscale_p=0.0,
+        crop_scale=(0.4, 1.0),
+        crop_ratio=(0.8, 1.25),
+        rotation=10.0,
+        hflip=0.0,
+        color_jitter=None,
+        grayscale_p=0.0,
     ),
     "cifar": ImageAugmentSettings(),
     "imagenet": ImageAugmentSettings(blur_p=0.5),
     "none": ImageAugmentSettings(
-        crop_scale=(1.0, 1.0), crop_ratio=(1.0, 1.0), hflip=0.0, color_jitter=None, grayscale_p=0.0,
+        crop_scale=(1.0, 1.0),
+        crop_ratio=(1.0, 1.0),
+        hflip=0.0,
+        color_jitter=None,
+        grayscale_p=0.0,
     ),
 }
 
 
 def choose_preset(sample_shape: Sequence[int]) -> str:
-    """The preset for images of shape ``(C, H, W)``: small greyscale, CIFAR-sized or ImageNet-sized."""
+    """The preset for images ``(C, H, W)``: small greyscale, CIFAR-sized or ImageNet-sized."""
     channels, height, width = sample_shape
     if channels == 1 and max(height, width) <= 64:
         return "small_gray"
@@ -104,8 +116,12 @@ def choose_preset(sample_shape: Sequence[int]) -> str:
 def image_settings(preset: str, **overrides: Any) -> ImageAugmentSettings:
     """A preset's settings with the non-``None`` ``overrides`` applied."""
     if preset not in PRESETS:
-        raise InputError(f"unknown augmentation preset {preset!r}; choose from {', '.join(PRESETS)}")
-    given = {k: (tuple(v) if isinstance(v, list) else v) for k, v in overrides.items() if v is not None}
+        raise InputError(
+            f"unknown augmentation preset {preset!r}; choose from {', '.join(PRESETS)}"
+        )
+    given = {
+        k: (tuple(v) if isinstance(v, list) else v) for k, v in overrides.items() if v is not None
+    }
     unknown = set(given) - set(asdict(PRESETS[preset]))
     if unknown:
         raise InputError(f"unknown augmentation setting(s): {', '.join(sorted(unknown))}")
@@ -180,12 +196,16 @@ class ImageAugment(nn.Module):
         super().__init__()
         self.settings = settings
         self.output_size = output_size
-        self.register_buffer("mean", torch.tensor(list(mean), dtype=torch.float32).view(1, -1, 1, 1))
+        self.register_buffer(
+            "mean", torch.tensor(list(mean), dtype=torch.float32).view(1, -1, 1, 1)
+        )
         self.register_buffer("std", torch.tensor(list(std), dtype=torch.float32).view(1, -1, 1, 1))
         self.colour = _colour_steps(settings)
         self.identity_geometry = (
-            settings.crop_scale == (1.0, 1.0) and settings.crop_ratio == (1.0, 1.0)
-            and settings.hflip == 0 and settings.rotation == 0
+            settings.crop_scale == (1.0, 1.0)
+            and settings.crop_ratio == (1.0, 1.0)
+            and settings.hflip == 0
+            and settings.rotation == 0
         )
 
     @torch.no_grad()
@@ -206,12 +226,16 @@ class EvalTransform(nn.Module):
     """The deterministic counterpart used for features: centre crop (when resizing), normalise."""
 
     def __init__(
-        self, output_size: int | None = None, mean: Sequence[float] = (0.0,),
+        self,
+        output_size: int | None = None,
+        mean: Sequence[float] = (0.0,),
         std: Sequence[float] = (1.0,),
     ) -> None:
         super().__init__()
         self.output_size = output_size
-        self.register_buffer("mean", torch.tensor(list(mean), dtype=torch.float32).view(1, -1, 1, 1))
+        self.register_buffer(
+            "mean", torch.tensor(list(mean), dtype=torch.float32).view(1, -1, 1, 1)
+        )
         self.register_buffer("std", torch.tensor(list(std), dtype=torch.float32).view(1, -1, 1, 1))
 
     @torch.no_grad()
@@ -304,7 +328,9 @@ class VectorAugment(nn.Module):
         self.noise = float(noise)
         self.mixup = float(mixup)
         self.function = _import_function(function) if isinstance(function, str) else function
-        self.register_buffer("feature_std", feature_std if feature_std is not None else torch.ones(1))
+        self.register_buffer(
+            "feature_std", feature_std if feature_std is not None else torch.ones(1)
+        )
 
     @torch.no_grad()
     def forward(self, x: Tensor) -> Tensor:

@@ -102,8 +102,13 @@ def load_source(
         path = Path(rest).expanduser()
         if kind == "npz":
             return load_npz(path, test_fraction=test_fraction, split_seed=split_seed, name=text)
-        return load_folder(path, test_fraction=test_fraction, split_seed=split_seed,
-                           image_size=image_size, name=text)
+        return load_folder(
+            path,
+            test_fraction=test_fraction,
+            split_seed=split_seed,
+            image_size=image_size,
+            name=text,
+        )
     lowered = text.lower().replace("_", "-")
     if lowered == "digits":
         return load_digits(test_fraction=test_fraction, split_seed=split_seed)
@@ -113,10 +118,17 @@ def load_source(
     if path.suffix == ".npz":
         return load_npz(path, test_fraction=test_fraction, split_seed=split_seed, name=text)
     if path.is_dir():
-        return load_folder(path, test_fraction=test_fraction, split_seed=split_seed,
-                           image_size=image_size, name=text)
+        return load_folder(
+            path,
+            test_fraction=test_fraction,
+            split_seed=split_seed,
+            image_size=image_size,
+            name=text,
+        )
     if path.exists():
-        raise InputError(f"data source {text!r}: a file that is not .npz; use npz:PATH or folder:PATH")
+        raise InputError(
+            f"data source {text!r}: a file that is not .npz; use npz:PATH or folder:PATH"
+        )
     raise InputError(
         f"unknown data source {text!r}: use digits, npz:PATH, folder:PATH or one of "
         f"{', '.join(TORCHVISION_NAMES)}"
@@ -273,7 +285,8 @@ def load_folder(
     sizes = {p.size for p in pictures}
     if image_size is None and len(sizes) > 1:
         raise InputError(
-            f"{name}: images differ in size ({len(sizes)} sizes); set data.image_size to resize them"
+            f"{name}: images differ in size ({len(sizes)} sizes); "
+            "set data.image_size to resize them"
         )
     arrays = [np.asarray(_fit(p.convert(mode), image_size)) for p in pictures]
     images = np.stack(arrays).astype(np.uint8)
@@ -283,7 +296,7 @@ def load_folder(
 
 
 def _fit(picture: object, size: int | None) -> object:
-    """Resize the shorter side to ``size`` and centre-crop a square (no-op when ``size`` is None)."""
+    """Resize the shorter side to ``size``, centre-crop a square (no-op when ``size`` is None)."""
     if size is None:
         return picture
     from PIL import Image
@@ -296,8 +309,9 @@ def _fit(picture: object, size: int | None) -> object:
     return picture.crop((left, top, left + size, top + size))  # type: ignore[attr-defined]
 
 
-def load_torchvision(name: str, *, root: str | os.PathLike[str] | None = None,
-                     download: bool = True) -> DataSplit:
+def load_torchvision(
+    name: str, *, root: str | os.PathLike[str] | None = None, download: bool = True
+) -> DataSplit:
     """A torchvision dataset with its own train/test split (STL-10: labelled train and test)."""
     from torchvision import datasets
 
@@ -389,5 +403,6 @@ def _as_split(
     if not classes and train_y is not None:
         top = int(max(train_y.max(), test_y.max() if test_y is not None and len(test_y) else 0))
         classes = tuple(str(c) for c in range(top + 1))
-    return DataSplit(name, kind, tensor(train_x), tensor(train_y), tensor(test_x), tensor(test_y),
-                     classes)  # type: ignore[arg-type]
+    return DataSplit(
+        name, kind, tensor(train_x), tensor(train_y), tensor(test_x), tensor(test_y), classes
+    )  # type: ignore[arg-type]

@@ -50,7 +50,7 @@ def fmt(value: float) -> str:
 
 
 def figure(width: float = 6.4, height: float = 3.6, ncols: int = 1) -> tuple[Any, Any]:
-    """A matplotlib ``Figure`` not attached to pyplot (no GUI backend) and its axes ``(1, ncols)``."""
+    """A matplotlib ``Figure`` outside pyplot (no GUI backend) and its axes ``(1, ncols)``."""
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(width * ncols, height), layout="constrained")

@@ -97,7 +97,8 @@ def train_free_embedding(
     """
     _check_steps(steps, lr)
     kern = _kernel(kernel)
-    P = torch.as_tensor(targets.toarray() if sp.issparse(targets) else targets, dtype=dtype)
+    dense = sp.csr_matrix(targets).toarray() if sp.issparse(targets) else np.asarray(targets)
+    P = torch.as_tensor(dense, dtype=dtype)
     n = P.shape[0]
     if P.shape != (n, n):
         raise InputError(f"targets: expected a square matrix, got shape {tuple(P.shape)}")
@@ -110,7 +111,7 @@ def train_free_embedding(
         loss = losses.soft_target_infonce(prepared, P, kern)
         history.append(float(loss.detach()))
         if on_log is not None and (step % log_every == 0 or step == steps):
-            on_log(step, prepared.detach(), float(loss))
+            on_log(step, prepared.detach(), float(loss.detach()))
         if step == steps:
             break
         opt.zero_grad(set_to_none=True)
@@ -261,7 +262,7 @@ def train_linear_clip(
     seed: int = 0,
     **loss_options: Any,
 ) -> LinearEncoderResult:
-    """Train two linear encoders ``z_a = A_a x_a``, ``z_b = A_b x_b`` with ``losses.KernelCLIPLoss``.
+    """Train linear encoders ``z_a = A_a x_a``, ``z_b = A_b x_b`` with ``losses.KernelCLIPLoss``.
 
     ``sampler(batch_size, rng) -> (x_a, x_b)`` gives cross-modal pairs; other arguments as
     :func:`train_linear_infonce`.

@@ -17,7 +17,7 @@ import math
 import torch
 from torch import Tensor, nn
 
-from contrastlab.kernels import Cosine, Kernel
+from contrastlab.kernels import Concat, Cosine, Kernel
 from contrastlab.losses.checks import check_pair, compute_dtype
 from contrastlab.losses.distributed import gather_with_grad, world
 from contrastlab.losses.engine import EngineOptions, Path, Strategy, softmax_contrastive_loss
@@ -54,12 +54,8 @@ class KernelCLIPLoss(nn.Module):
         self.gather_distributed = gather_distributed
         self.logit_scale = nn.Parameter(torch.zeros(())) if learnable_temperature else None
 
-    def _logits(self, a: Tensor, b: Tensor, *scale: Tensor) -> Tensor:
-        logits = self.kernel.logits(a, b)
-        return logits * scale[0] if scale else logits
-
     def forward(self, a: Tensor, b: Tensor) -> Tensor:
-        check_pair(a, b, ("a", "b"), min_rows=1)
+        check_pair(a, b, ("a", "b"))
         rank, world_size = world()
         gather = world_size > 1 if self.gather_distributed is None else self.gather_distributed
         gather = gather and world_size > 1
@@ -74,11 +70,44 @@ class KernelCLIPLoss(nn.Module):
             params: tuple[Tensor, ...] = ()
             if self.logit_scale is not None:
                 params = (self.logit_scale.clamp(max=MAX_LOGIT_SCALE).exp().to(dtype),)
-            gram = None if params else self.kernel
-            a_to_b = softmax_contrastive_loss(
-                a, b_all, positive, None, self._logits, params, self.options, gram
-            )
-            b_to_a = softmax_contrastive_loss(
-                b, a_all, positive, None, self._logits, params, self.options, gram
-            )
-            return 0.5 * (a_to_b + b_to_a)
+            if isinstance(self.kernel, Concat) and self.kernel.mode == "loss":
+                # sum_m w_m * CLIP(k_m on slice m), slices taken after the Concat's normalisation
+                slices = zip(
+                    self.kernel.slices(a),
+                    self.kernel.slices(b),
+                    self.kernel.slices(a_all),
+                    self.kernel.slices(b_all),
+                )
+                return sum(
+                    (
+                        w * self._symmetric(k, *parts, positive, params)
+                        for k, w, parts in zip(self.kernel.kernels, self.kernel.weights, slices)
+                    ),
+                    start=a.new_zeros(()),
+                )
+            return self._symmetric(self.kernel, a, b, a_all, b_all, positive, params)
+
+    def _symmetric(
+        self,
+        kernel: Kernel,
+        a: Tensor,
+        b: Tensor,
+        a_all: Tensor,
+        b_all: Tensor,
+        positive: Tensor,
+        params: tuple[Tensor, ...],
+    ) -> Tensor:
+        """``(L(a -> b) + L(b -> a)) / 2`` for one kernel; local anchors, gathered candidates."""
+
+        def logits(x: Tensor, y: Tensor, *scale: Tensor) -> Tensor:
+            values = kernel.logits(x, y)
+            return values * scale[0] if scale else values
+
+        gram = None if params else kernel
+        a_to_b = softmax_contrastive_loss(
+            a, b_all, positive, None, logits, params, self.options, gram
+        )
+        b_to_a = softmax_contrastive_loss(
+            b, a_all, positive, None, logits, params, self.options, gram
+        )
+        return 0.5 * (a_to_b + b_to_a)

@@ -26,13 +26,15 @@ from contrastlab.losses.engine import EngineOptions, Path, Strategy, softmax_con
 
 
 def resolve_kernel(kernel: Kernel | str | None) -> Kernel:
-    """A kernel instance from an instance, a name (``"laplacian"``) or ``None`` (``Cosine(0.2)``)."""
+    """A kernel from an instance, a name (``"laplacian"``) or ``None`` (``Cosine(0.2)``)."""
     if kernel is None:
         return Cosine()
     if isinstance(kernel, str):
         return from_name(kernel)
     if not isinstance(kernel, Kernel):
-        raise TypeError(f"kernel must be a contrastlab Kernel or a name, got {type(kernel).__name__}")
+        raise TypeError(
+            f"kernel must be a contrastlab Kernel or a name, got {type(kernel).__name__}"
+        )
     return kernel
 
 
@@ -103,8 +105,9 @@ class KernelInfoNCE(nn.Module):
         return f"kernel={self.kernel}, normalize={self.normalize}, options={self.options}"
 
     def forward(self, z1: Tensor, z2: Tensor) -> Tensor:
-        return _summed_infonce([(self.kernel, 1.0)], z1, z2, self.normalize, self.options,
-                               self.gather_distributed)
+        return _summed_infonce(
+            [(self.kernel, 1.0)], z1, z2, self.normalize, self.options, self.gather_distributed
+        )
 
 
 class LossSum(nn.Module):
@@ -147,8 +150,9 @@ class LossSum(nn.Module):
         self.gather_distributed = gather_distributed
 
     def forward(self, z1: Tensor, z2: Tensor) -> Tensor:
-        return _summed_infonce(self.terms, z1, z2, self.normalize, self.options,
-                               self.gather_distributed)
+        return _summed_infonce(
+            self.terms, z1, z2, self.normalize, self.options, self.gather_distributed
+        )
 
 
 def _summed_infonce(
@@ -171,8 +175,9 @@ def _summed_infonce(
         offset = rank * z.shape[0] if gather else 0
         total = z.new_zeros(())
         for kernel, weight in terms:
-            total = total + weight * _kernel_loss(kernel, z_all, offset, z.shape[0], normalize,
-                                                  options)
+            total = total + weight * _kernel_loss(
+                kernel, z_all, offset, z.shape[0], normalize, options
+            )
         return total
 
 
@@ -184,7 +189,7 @@ def _kernel_loss(
     normalize: bool | None,
     options: EngineOptions,
 ) -> Tensor:
-    """Loss of one kernel on gathered rows ``z_all``; local anchors are ``z_all[offset:offset+rows]``."""
+    """Loss of one kernel on gathered rows ``z_all``; anchors are ``z_all[offset:offset+rows]``."""
     if isinstance(kernel, Concat) and kernel.mode == "loss":
         prepared = normalise(kernel, z_all, normalize)
         # Parts act on the slices as they are after the Concat's own normalisation.
@@ -222,7 +227,9 @@ def soft_target_infonce(z: Tensor, targets: Tensor, kernel: Kernel | str) -> Ten
         raise ValueError(f"z must be (n >= 2, d), got shape {tuple(z.shape)}")
     n = z.shape[0]
     if targets.shape != (n, n):
-        raise ValueError(f"targets must be ({n}, {n}) for z of {n} rows, got {tuple(targets.shape)}")
+        raise ValueError(
+            f"targets must be ({n}, {n}) for z of {n} rows, got {tuple(targets.shape)}"
+        )
     check_finite("z", z)
     check_finite("targets", targets)
     if bool((targets < 0).any()):

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from contrastlab.models.backbones import BACKBONES, MLP, LinearMap, SmallConvNet, build_backbone, resnet
+from contrastlab.models.backbones import (
+    BACKBONES,
+    MLP,
+    LinearMap,
+    SmallConvNet,
+    build_backbone,
+    resnet,
+)
 from contrastlab.models.heads import ProjectionHead
 
 

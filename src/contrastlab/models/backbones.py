@@ -37,7 +37,9 @@ def build_backbone(
     """
     is_image = len(sample_shape) == 3
     if name in ("resnet18", "resnet34", "resnet50", "small_cnn") and not is_image:
-        raise InputError(f"backbone {name} needs images, but the data are vectors of shape {tuple(sample_shape)}")
+        raise InputError(
+            f"backbone {name} needs images, but the data are vectors of shape {tuple(sample_shape)}"
+        )
     if name in ("mlp", "linear") and is_image:
         sample_shape = (int(torch.tensor(sample_shape).prod()),)
     if name.startswith("resnet"):
@@ -116,7 +118,11 @@ class MLP(nn.Module):
         layers: list[nn.Module] = [nn.Flatten()]
         width = in_dim
         for size in hidden:
-            layers += [nn.Linear(width, size, bias=False), nn.BatchNorm1d(size), nn.ReLU(inplace=True)]
+            layers += [
+                nn.Linear(width, size, bias=False),
+                nn.BatchNorm1d(size),
+                nn.ReLU(inplace=True),
+            ]
             width = size
         self.net = nn.Sequential(*layers)
         self.feature_dim = width

@@ -36,8 +36,11 @@ class ProjectionHead(nn.Module):
         modules: list[nn.Module] = []
         width = in_dim
         for _ in range(layers - 1):
-            modules += [nn.Linear(width, hidden_dim, bias=False), nn.BatchNorm1d(hidden_dim),
-                        nn.ReLU(inplace=True)]
+            modules += [
+                nn.Linear(width, hidden_dim, bias=False),
+                nn.BatchNorm1d(hidden_dim),
+                nn.ReLU(inplace=True),
+            ]
             width = hidden_dim
         modules.append(nn.Linear(width, out_dim))
         if batchnorm_end:

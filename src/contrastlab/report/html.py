@@ -16,14 +16,16 @@ from pathlib import Path
 from typing import Any
 
 _STYLE = """
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1000px;margin:2em auto;
-padding:0 1em;color:#222;line-height:1.45}
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1000px;
+margin:2em auto;padding:0 1em;color:#222;line-height:1.45}
 h1{border-bottom:2px solid #444}h2{margin-top:1.8em;border-bottom:1px solid #ccc}
 table{border-collapse:collapse;margin:.8em 0;font-size:.92em}
 th,td{border:1px solid #bbb;padding:.25em .6em;text-align:right}th{background:#eee}
-td:first-child,th:first-child{text-align:left}caption{font-weight:600;text-align:left;padding:.3em 0}
+td:first-child,th:first-child{text-align:left}
+caption{font-weight:600;text-align:left;padding:.3em 0}
 img{max-width:100%;border:1px solid #ddd;margin:.5em 0}.meta{color:#666;font-size:.85em}
-.yes{color:#060;font-weight:600}.no{color:#a00;font-weight:600}pre{background:#f6f6f6;padding:.6em}
+.yes{color:#060;font-weight:600}.no{color:#a00;font-weight:600}
+pre{background:#f6f6f6;padding:.6em}
 """
 
 
@@ -40,7 +42,7 @@ def _format_cell(value: Any) -> str:
 
 
 def json_safe(value: Any) -> Any:
-    """Convert numpy / torch scalars and arrays to plain JSON types; non-finite floats become None."""
+    """Numpy / torch scalars and arrays as plain JSON types; non-finite floats become None."""
     if isinstance(value, Mapping):
         return {str(k): json_safe(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -61,7 +63,7 @@ def json_safe(value: Any) -> Any:
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
-    """Write to a temporary file in the same folder, then rename: a reader never sees half a file."""
+    """Write a temporary file in the same folder, then rename: no reader sees half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -149,7 +151,7 @@ class Report:
     def save(
         self, out_dir: str | os.PathLike[str], metrics: Mapping[str, Any] | None = None
     ) -> Path:
-        """Write ``report.html`` (and ``metrics.json`` when given) into ``out_dir``; returns the HTML path."""
+        """Write ``report.html`` (and ``metrics.json`` if given) into ``out_dir``."""
         out = Path(out_dir)
         if metrics is not None:
             write_json(out / "metrics.json", metrics)

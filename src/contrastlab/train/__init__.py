@@ -1,1 +1,43 @@
-"""The training loop, its configuration, checkpoints, optimisers and monitors."""
+"""The training loop, its configuration, checkpoints, optimisers and monitors.
+
+Example:
+    >>> from contrastlab.train import build_config, train
+    >>> config = build_config(None, ["train.epochs=5"], **{"loss.kernel": "student_t:nu=5,s=1"})
+    >>> metrics = train(config, "runs/digits-t")  # doctest: +SKIP
+    >>> metrics["final"]["knn_top1_k20"]  # doctest: +SKIP
+
+Names load from their submodules on first use, so importing one piece stays light.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_NAMES: dict[str, str] = {
+    "train": "trainer",
+    "load_data": "trainer",
+    "build_config": "config",
+    "resolve": "config",
+    "DEFAULTS": "config",
+    "save_checkpoint": "checkpoint",
+    "load_checkpoint": "checkpoint",
+    "LARS": "optim",
+    "warmup_cosine": "optim",
+    "parameter_groups": "optim",
+    "extract_features": "evaluate",
+    "evaluate_features": "evaluate",
+}
+
+__all__ = sorted(_NAMES)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _NAMES:
+        module = importlib.import_module(f"contrastlab.train.{_NAMES[name]}")
+        return getattr(module, name)
+    raise AttributeError(f"module 'contrastlab.train' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return __all__

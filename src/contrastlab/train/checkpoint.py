@@ -42,7 +42,9 @@ def save_checkpoint(path: str | os.PathLike[str], state: dict[str, Any]) -> Path
     return target
 
 
-def load_checkpoint(path: str | os.PathLike[str], map_location: str | torch.device = "cpu") -> dict[str, Any]:
+def load_checkpoint(
+    path: str | os.PathLike[str], map_location: str | torch.device = "cpu"
+) -> dict[str, Any]:
     """Load a checkpoint written by :func:`save_checkpoint`.
 
     Raises:
@@ -66,7 +68,7 @@ def load_checkpoint(path: str | os.PathLike[str], map_location: str | torch.devi
 
 def rng_states() -> dict[str, Any]:
     """Every random-number state a training step may draw from, as checkpoint-safe values."""
-    numpy_state = np.random.get_state()
+    numpy_state = np.random.get_state()  # noqa: NPY002
     python_state = random.getstate()
     return {
         "torch": torch.get_rng_state(),
@@ -87,12 +89,14 @@ def restore_rng_states(states: dict[str, Any]) -> None:
     if states.get("cuda") and torch.cuda.is_available():
         torch.cuda.set_rng_state_all([s.cpu() for s in states["cuda"]])
     numpy_state = states["numpy"]
-    np.random.set_state((
-        "MT19937",
-        numpy_state["keys"].numpy().astype(np.uint32),
-        numpy_state["pos"],
-        numpy_state["has_gauss"],
-        numpy_state["cached_gaussian"],
-    ))
+    np.random.set_state(  # noqa: NPY002
+        (
+            "MT19937",
+            numpy_state["keys"].numpy().astype(np.uint32),
+            numpy_state["pos"],
+            numpy_state["has_gauss"],
+            numpy_state["cached_gaussian"],
+        )
+    )
     version, internal, gauss = states["python"]
     random.setstate((version, tuple(internal), gauss))

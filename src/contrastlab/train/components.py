@@ -22,8 +22,17 @@ from contrastlab.errors import InputError
 from contrastlab.kernels import Kernel, from_name, parse_kernel
 from contrastlab.models import ContrastiveModel, ProjectionHead, build_backbone
 
-IMAGE_AUGMENT_KEYS = ("crop_scale", "crop_ratio", "rotation", "hflip", "color_jitter",
-                      "color_jitter_p", "grayscale_p", "blur_p", "solarize_p")
+IMAGE_AUGMENT_KEYS = (
+    "crop_scale",
+    "crop_ratio",
+    "rotation",
+    "hflip",
+    "color_jitter",
+    "color_jitter_p",
+    "grayscale_p",
+    "blur_p",
+    "solarize_p",
+)
 
 
 def build_kernel(spec: str | Mapping[str, Any], embed_dim: int = 128) -> Kernel:
@@ -50,7 +59,9 @@ def build_kernel(spec: str | Mapping[str, Any], embed_dim: int = 128) -> Kernel:
         raise InputError(f"loss.kernel {spec!r}: {err}") from err
 
 
-def build_model(config: Mapping[str, Any], sample_shape: tuple[int, ...], kernel: Kernel) -> ContrastiveModel:
+def build_model(
+    config: Mapping[str, Any], sample_shape: tuple[int, ...], kernel: Kernel
+) -> ContrastiveModel:
     """Backbone plus projector; Student-t kernels (no normalisation) end in a BatchNorm."""
     cfg = config["model"]
     backbone = build_backbone(
@@ -66,17 +77,24 @@ def build_model(config: Mapping[str, Any], sample_shape: tuple[int, ...], kernel
     return ContrastiveModel(backbone, projector)
 
 
-def build_transforms(config: Mapping[str, Any], is_image: bool,
-                     feature_std: torch.Tensor | None = None) -> tuple[nn.Module, nn.Module]:
-    """The training augmentation (called once per view) and the deterministic evaluation transform."""
+def build_transforms(
+    config: Mapping[str, Any], is_image: bool, feature_std: torch.Tensor | None = None
+) -> tuple[nn.Module, nn.Module]:
+    """The training augmentation (called once per view) and the deterministic eval transform."""
     aug = config["augment"]
     if not is_image:
         if aug["preset"] not in ("vector", "none"):
-            raise InputError(f"augment.preset {aug['preset']!r} is for images; the data are vectors")
+            raise InputError(
+                f"augment.preset {aug['preset']!r} is for images; the data are vectors"
+            )
         noise, mixup = (0.0, 0.0) if aug["preset"] == "none" else (aug["noise"], aug["mixup"])
         return (
-            VectorAugment(noise=float(noise), mixup=float(mixup), feature_std=feature_std,
-                          function=aug["function"]),
+            VectorAugment(
+                noise=float(noise),
+                mixup=float(mixup),
+                feature_std=feature_std,
+                function=aug["function"],
+            ),
             nn.Identity(),
         )
     if aug["preset"] == "vector":

@@ -141,11 +141,15 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
     try:
         data = yaml.safe_load(file.read_text())
     except yaml.YAMLError as err:
-        raise InputError(f"config file {file}: not valid YAML ({str(err).splitlines()[0]})") from err
+        raise InputError(
+            f"config file {file}: not valid YAML ({str(err).splitlines()[0]})"
+        ) from err
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise InputError(f"config file {file}: expected a mapping of sections, got {type(data).__name__}")
+        raise InputError(
+            f"config file {file}: expected a mapping of sections, got {type(data).__name__}"
+        )
     return data
 
 
@@ -177,8 +181,9 @@ def _set(config: dict[str, Any], dotted: str, value: Any) -> dict[str, Any]:
     return merge(config, {section: {key: value}})
 
 
-def resolve(config: Mapping[str, Any], data: DataSplit, device_type: str,
-            world_size: int = 1) -> dict[str, Any]:
+def resolve(
+    config: Mapping[str, Any], data: DataSplit, device_type: str, world_size: int = 1
+) -> dict[str, Any]:
     """Fill every ``auto`` value (see the module docstring) and check the values.
 
     Args:
@@ -192,11 +197,16 @@ def resolve(config: Mapping[str, Any], data: DataSplit, device_type: str,
     is_image = len(sample_shape) == 3
     small = is_image and max(sample_shape[1:]) <= 64
     gray = is_image and sample_shape[0] == 1
-    aug, model, optim, train, monitor = (cfg[k] for k in ("augment", "model", "optim", "train", "monitor"))
+    aug, model, optim, train, monitor = (
+        cfg[k] for k in ("augment", "model", "optim", "train", "monitor")
+    )
 
     if aug["preset"] == AUTO:
-        aug["preset"] = "vector" if not is_image else (
-            "small_gray" if gray and small else "cifar" if small else "imagenet")
+        aug["preset"] = (
+            "vector"
+            if not is_image
+            else ("small_gray" if gray and small else "cifar" if small else "imagenet")
+        )
     if is_image and (aug["mean"] == AUTO or aug["std"] == AUTO):
         mean, std = channel_stats(data.train_x)
         aug["mean"] = mean if aug["mean"] == AUTO else aug["mean"]

@@ -20,13 +20,16 @@ def training_curves(histories: Mapping[str, Sequence[Mapping[str, Any]]]) -> Any
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 3.6))
     for index, (name, records) in enumerate(histories.items()):
         colour = f"C{index}"
-        ax_loss.plot([r["epoch"] for r in records], [r["loss"] for r in records], color=colour,
-                     label=name)
+        ax_loss.plot(
+            [r["epoch"] for r in records], [r["loss"] for r in records], color=colour, label=name
+        )
         for key, style in (("knn_top1_k20", "-o"), ("online_linear_top1", "--")):
             points = [(r["epoch"], r[key]) for r in records if key in r]
             if points:
                 label = f"{name}: {'kNN k=20' if key.startswith('knn') else 'online linear'}"
-                ax_acc.plot(*zip(*points), style, color=colour, label=label, markersize=3)
+                ax_acc.plot(
+                    *zip(*points, strict=True), style, color=colour, label=label, markersize=3
+                )
     ax_loss.set(xlabel="epoch", ylabel="training loss", title="Loss")
     ax_acc.set(xlabel="epoch", ylabel="test accuracy", title="Monitors on the test split")
     for ax in (ax_loss, ax_acc):

@@ -66,8 +66,9 @@ def cleanup(runtime: Runtime) -> None:
         dist.destroy_process_group()
 
 
-def epoch_batches(num_samples: int, global_batch: int, epoch: int, seed: int,
-                  runtime: Runtime) -> list[torch.Tensor]:
+def epoch_batches(
+    num_samples: int, global_batch: int, epoch: int, seed: int, runtime: Runtime
+) -> list[torch.Tensor]:
     """This rank's sample indices for each step of ``epoch``.
 
     One permutation per epoch, drawn from ``seed`` and ``epoch`` alone (so a resumed run sees the
@@ -80,6 +81,8 @@ def epoch_batches(num_samples: int, global_batch: int, epoch: int, seed: int,
     local = global_batch // runtime.world_size
     steps = num_samples // global_batch
     return [
-        order[s * global_batch + runtime.rank * local : s * global_batch + (runtime.rank + 1) * local]
+        order[
+            s * global_batch + runtime.rank * local : s * global_batch + (runtime.rank + 1) * local
+        ]
         for s in range(steps)
     ]

@@ -43,10 +43,21 @@ class LARS(torch.optim.Optimizer):
         eta: trust coefficient (1e-3 in SimCLR).
     """
 
-    def __init__(self, params: Iterable, lr: float, momentum: float = 0.9,
-                 weight_decay: float = 0.0, eta: float = 1e-3) -> None:
-        defaults = {"lr": lr, "momentum": momentum, "weight_decay": weight_decay, "eta": eta,
-                    "lars_exclude": False}
+    def __init__(
+        self,
+        params: Iterable,
+        lr: float,
+        momentum: float = 0.9,
+        weight_decay: float = 0.0,
+        eta: float = 1e-3,
+    ) -> None:
+        defaults = {
+            "lr": lr,
+            "momentum": momentum,
+            "weight_decay": weight_decay,
+            "eta": eta,
+            "lars_exclude": False,
+        }
         super().__init__(params, defaults)
 
     @torch.no_grad()
@@ -65,7 +76,8 @@ class LARS(torch.optim.Optimizer):
                 if not group["lars_exclude"]:
                     w_norm, g_norm = torch.linalg.vector_norm(p), torch.linalg.vector_norm(grad)
                     trust = torch.where(
-                        (w_norm > 0) & (g_norm > 0), group["eta"] * w_norm / g_norm,
+                        (w_norm > 0) & (g_norm > 0),
+                        group["eta"] * w_norm / g_norm,
                         torch.ones_like(w_norm),
                     )
                     grad = grad.mul(trust)
@@ -78,7 +90,9 @@ class LARS(torch.optim.Optimizer):
         return loss
 
 
-def build_optimizer(name: str, groups: list[dict], lr: float, momentum: float = 0.9) -> torch.optim.Optimizer:
+def build_optimizer(
+    name: str, groups: list[dict], lr: float, momentum: float = 0.9
+) -> torch.optim.Optimizer:
     """``sgd``, ``lars`` or ``adamw`` over ``groups`` (from :func:`parameter_groups`)."""
     if name == "lars":
         return LARS(groups, lr=lr, momentum=momentum)
@@ -90,8 +104,9 @@ def build_optimizer(name: str, groups: list[dict], lr: float, momentum: float = 
     raise InputError(f"unknown optimiser {name!r}; choose from sgd, lars, adamw")
 
 
-def warmup_cosine(step: int, total_steps: int, warmup_steps: int, base_lr: float,
-                  min_ratio: float = 0.0) -> float:
+def warmup_cosine(
+    step: int, total_steps: int, warmup_steps: int, base_lr: float, min_ratio: float = 0.0
+) -> float:
     """Learning rate at ``step``: linear from ``base_lr / warmup_steps`` up to ``base_lr`` over
     ``warmup_steps``, then ``min + (base - min) * (1 + cos(pi * progress)) / 2`` down to
     ``min = min_ratio * base_lr`` at ``total_steps``."""

@@ -30,7 +30,12 @@ from torch import Tensor, nn
 from contrastlab.data.sources import DataSplit, load_source
 from contrastlab.errors import InputError
 from contrastlab.train import config as config_lib
-from contrastlab.train.checkpoint import load_checkpoint, restore_rng_states, rng_states, save_checkpoint
+from contrastlab.train.checkpoint import (
+    load_checkpoint,
+    restore_rng_states,
+    rng_states,
+    save_checkpoint,
+)
 from contrastlab.train.components import build_kernel, build_model, build_transforms
 from contrastlab.train.distributed import Runtime, barrier, cleanup, epoch_batches, setup
 from contrastlab.train.evaluate import evaluate_features, extract_features, raw_inputs
@@ -59,8 +64,11 @@ def load_data(config: dict[str, Any]) -> DataSplit:
     """The data named by ``config["data"]``."""
     d = config["data"]
     return load_source(
-        d["source"], root=d["root"], download=bool(d["download"]),
-        test_fraction=float(d["test_fraction"]), split_seed=int(d["split_seed"]),
+        d["source"],
+        root=d["root"],
+        download=bool(d["download"]),
+        test_fraction=float(d["test_fraction"]),
+        split_seed=int(d["split_seed"]),
         image_size=d["image_size"],
     )
 
@@ -103,8 +111,9 @@ def _resume_config(out: Path, given: dict[str, Any]) -> dict[str, Any]:
     return saved
 
 
-def _train(config: dict[str, Any], out: Path, resume: bool, runtime: Runtime,
-           log: Callable[[str], None]) -> dict[str, Any]:
+def _train(
+    config: dict[str, Any], out: Path, resume: bool, runtime: Runtime, log: Callable[[str], None]
+) -> dict[str, Any]:
     started = time.perf_counter()
     if config["train"]["threads"]:
         torch.set_num_threads(int(config["train"]["threads"]))
@@ -126,8 +135,11 @@ def _train(config: dict[str, Any], out: Path, resume: bool, runtime: Runtime,
         model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
     model.to(device)
     labelled = data.labelled
-    probe = (nn.Linear(model.backbone.feature_dim, len(data.classes)).to(device)
-             if cfg["monitor"]["online_probe"] and labelled else None)
+    probe = (
+        nn.Linear(model.backbone.feature_dim, len(data.classes)).to(device)
+        if cfg["monitor"]["online_probe"] and labelled
+        else None
+    )
     step_module: nn.Module = _StepModule(model, probe)
     if runtime.distributed:
         step_module = nn.parallel.DistributedDataParallel(step_module)
@@ -136,10 +148,14 @@ def _train(config: dict[str, Any], out: Path, resume: bool, runtime: Runtime,
 
     optim_cfg = cfg["optim"]
     optimizer = build_optimizer(
-        optim_cfg["name"], parameter_groups([model], float(optim_cfg["weight_decay"])),
-        lr=float(optim_cfg["lr"]), momentum=float(optim_cfg["momentum"]),
+        optim_cfg["name"],
+        parameter_groups([model], float(optim_cfg["weight_decay"])),
+        lr=float(optim_cfg["lr"]),
+        momentum=float(optim_cfg["momentum"]),
     )
-    probe_optimizer = torch.optim.AdamW(probe.parameters(), lr=1e-3, weight_decay=0.0) if probe else None
+    probe_optimizer = (
+        torch.optim.AdamW(probe.parameters(), lr=1e-3, weight_decay=0.0) if probe else None
+    )
     amp_dtype = _amp_dtype(device) if cfg["train"]["amp"] else None
     scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
 
@@ -167,13 +183,16 @@ def _train(config: dict[str, Any], out: Path, resume: bool, runtime: Runtime,
     if runtime.is_main:
         (out / CONFIG).write_text(config_lib.dump(cfg))
         _write_history(out / HISTORY, history)
-        log(f"data {data.name}: {len(data.train_x)} train / {len(data.test_x)} test, "
+        log(
+            f"data {data.name}: {len(data.train_x)} train / {len(data.test_x)} test, "
             f"sample {tuple(data.sample_shape)}; {cfg['model']['backbone']} + {kernel}; "
-            f"{epochs} epochs of {steps_per_epoch} steps, batch {global_batch}")
+            f"{epochs} epochs of {steps_per_epoch} steps, batch {global_batch}"
+        )
 
     train_x = data.train_x.pin_memory() if device.type == "cuda" else data.train_x
     train_y = data.train_y
     progress = _progress_bar(cfg, runtime, total_steps, step)
+    board = _tensorboard(out) if runtime.is_main else None
     timed_seconds = sum(r["step_seconds"] for r in history)
     timed_images = sum(r["images"] for r in history)
     for epoch in range(start_epoch, epochs):
@@ -183,12 +202,19 @@ def _train(config: dict[str, Any], out: Path, resume: bool, runtime: Runtime,
         batches = epoch_batches(len(train_x), global_batch, epoch, seed, runtime)
         for indices in batches:
             tick = time.perf_counter()
-            lr = warmup_cosine(step, total_steps, warmup_steps, float(optim_cfg["lr"]),
-                               float(optim_cfg["min_lr_ratio"]))
+            lr = warmup_cosine(
+                step,
+                total_steps,
+                warmup_steps,
+                float(optim_cfg["lr"]),
+                float(optim_cfg["min_lr_ratio"]),
+            )
             for group in optimizer.param_groups:
                 group["lr"] = lr
             x = train_x[indices].to(device, non_blocking=True)
-            with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
+            with torch.autocast(
+                device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None
+            ):
                 views = torch.cat([augment(x), augment(x)])
                 aug_done = time.perf_counter()
                 z, logits = step_module(views, len(x))
@@ -209,8 +235,10 @@ def _train(config: dict[str, Any], out: Path, resume: bool, runtime: Runtime,
                 scaler.step(probe_optimizer)
             scaler.update()
             if not math.isfinite(loss.item()):
-                raise FloatingPointError(f"loss is {loss.item()} at epoch {epoch + 1}, step {step}; "
-                                         "lower optim.lr or check the kernel's parameters")
+                raise FloatingPointError(
+                    f"loss is {loss.item()} at epoch {epoch + 1}, step {step}; "
+                    "lower optim.lr or check the kernel's parameters"
+                )
             epoch_loss += loss.detach()
             step += 1
             now = time.perf_counter()
@@ -218,8 +246,12 @@ def _train(config: dict[str, Any], out: Path, resume: bool, runtime: Runtime,
             augment_time += aug_done - tick
             if progress is not None:
                 progress.update(1)
-                progress.set_postfix(epoch=epoch + 1, loss=f"{loss.item():.3f}", lr=f"{lr:.2e}",
-                                     img_s=f"{len(x) * runtime.world_size / (now - tick):.0f}")
+                progress.set_postfix(
+                    epoch=epoch + 1,
+                    loss=f"{loss.item():.3f}",
+                    lr=f"{lr:.2e}",
+                    img_s=f"{len(x) * runtime.world_size / (now - tick):.0f}",
+                )
         images = len(batches) * global_batch
         timed_seconds += epoch_time
         timed_images += images
@@ -238,21 +270,33 @@ def _train(config: dict[str, Any], out: Path, resume: bool, runtime: Runtime,
         save_now = (epoch + 1) % int(cfg["train"]["checkpoint_every"]) == 0 or last
         all_rng = _gather_rng_states(runtime) if save_now else []
         if runtime.is_main:
-            if labelled and cfg["monitor"]["knn"] and ((epoch + 1) % int(cfg["monitor"]["every"]) == 0 or last):
+            if (
+                labelled
+                and cfg["monitor"]["knn"]
+                and ((epoch + 1) % int(cfg["monitor"]["every"]) == 0 or last)
+            ):
                 record.update(_monitor(model, probe, data, eval_transform, cfg, device))
             history.append(record)
             _append_history(out / HISTORY, record)
+            if board is not None:
+                for key, value in record.items():
+                    board.add_scalar(key, value, global_step=record["epoch"])
             if save_now:
-                save_checkpoint(out / CHECKPOINT, {
-                    "epoch": epoch + 1,
-                    "step": step,
-                    "model": model.state_dict(),
-                    "optimizer": optimizer.state_dict(),
-                    "probe": probe.state_dict() if probe is not None else None,
-                    "probe_optimizer": probe_optimizer.state_dict() if probe_optimizer else None,
-                    "scaler": scaler.state_dict(),
-                    "rng": all_rng,
-                })
+                save_checkpoint(
+                    out / CHECKPOINT,
+                    {
+                        "epoch": epoch + 1,
+                        "step": step,
+                        "model": model.state_dict(),
+                        "optimizer": optimizer.state_dict(),
+                        "probe": probe.state_dict() if probe is not None else None,
+                        "probe_optimizer": probe_optimizer.state_dict()
+                        if probe_optimizer
+                        else None,
+                        "scaler": scaler.state_dict(),
+                        "rng": all_rng,
+                    },
+                )
         else:
             history.append(record)
         if progress is None:
@@ -260,6 +304,8 @@ def _train(config: dict[str, Any], out: Path, resume: bool, runtime: Runtime,
         barrier(runtime)
     if progress is not None:
         progress.close()
+    if board is not None:
+        board.close()
 
     metrics: dict[str, Any] = {
         "final": {},
@@ -278,8 +324,11 @@ def _train(config: dict[str, Any], out: Path, resume: bool, runtime: Runtime,
             metrics["final"] = _final_evaluation(model, data, eval_transform, cfg, device)
             if cfg["eval"]["raw_baseline"]:
                 metrics["raw_pixels" if is_image else "raw_features"] = evaluate_features(
-                    raw_inputs(data.train_x), data.train_y.numpy(), raw_inputs(data.test_x),
-                    data.test_y.numpy(), ks=cfg["eval"]["knn_ks"],
+                    raw_inputs(data.train_x),
+                    data.train_y.numpy(),
+                    raw_inputs(data.test_x),
+                    data.test_y.numpy(),
+                    ks=cfg["eval"]["knn_ks"],
                     temperature=float(cfg["eval"]["knn_temperature"]),
                     linear=bool(cfg["eval"]["linear_probe"]),
                 )
@@ -291,27 +340,48 @@ def _train(config: dict[str, Any], out: Path, resume: bool, runtime: Runtime,
     return metrics
 
 
-def _final_evaluation(model: nn.Module, data: DataSplit, transform: nn.Module,
-                      cfg: dict[str, Any], device: torch.device) -> dict[str, float]:
+def _final_evaluation(
+    model: nn.Module,
+    data: DataSplit,
+    transform: nn.Module,
+    cfg: dict[str, Any],
+    device: torch.device,
+) -> dict[str, float]:
     train_f = extract_features(model.backbone, data.train_x, transform, device)
     test_f = extract_features(model.backbone, data.test_x, transform, device)
     return evaluate_features(
-        train_f, data.train_y.numpy(), test_f, data.test_y.numpy(),  # type: ignore[union-attr]
-        ks=cfg["eval"]["knn_ks"], temperature=float(cfg["eval"]["knn_temperature"]),
-        linear=bool(cfg["eval"]["linear_probe"]), seed=int(cfg["train"]["seed"]),
+        train_f,
+        data.train_y.numpy(),
+        test_f,
+        data.test_y.numpy(),  # type: ignore[union-attr]
+        ks=cfg["eval"]["knn_ks"],
+        temperature=float(cfg["eval"]["knn_temperature"]),
+        linear=bool(cfg["eval"]["linear_probe"]),
+        seed=int(cfg["train"]["seed"]),
     )
 
 
-def _monitor(model: nn.Module, probe: nn.Module | None, data: DataSplit, transform: nn.Module,
-             cfg: dict[str, Any], device: torch.device) -> dict[str, float]:
+def _monitor(
+    model: nn.Module,
+    probe: nn.Module | None,
+    data: DataSplit,
+    transform: nn.Module,
+    cfg: dict[str, Any],
+    device: torch.device,
+) -> dict[str, float]:
     """kNN accuracy of the current backbone (a subset of at most ``monitor.max_train`` training
     samples as the memory bank) and the online probe's accuracy on the test split."""
     step = max(1, len(data.train_x) // int(cfg["monitor"]["max_train"]))
     train_f = extract_features(model.backbone, data.train_x[::step], transform, device)
     test_f = extract_features(model.backbone, data.test_x, transform, device)
     result = evaluate_features(
-        train_f, data.train_y[::step].numpy(), test_f, data.test_y.numpy(),  # type: ignore[index, union-attr]
-        ks=cfg["eval"]["knn_ks"], temperature=float(cfg["eval"]["knn_temperature"]), linear=False,
+        train_f,
+        data.train_y[::step].numpy(),
+        test_f,
+        data.test_y.numpy(),  # type: ignore[index, union-attr]
+        ks=cfg["eval"]["knn_ks"],
+        temperature=float(cfg["eval"]["knn_temperature"]),
+        linear=False,
     )
     if probe is not None:
         with torch.no_grad():
@@ -322,12 +392,12 @@ def _monitor(model: nn.Module, probe: nn.Module | None, data: DataSplit, transfo
 
 def _seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
-    np.random.seed(seed % 2**32)
+    np.random.seed(seed % 2**32)  # noqa: NPY002 (legacy global state, for user code)
     random.seed(seed)
 
 
 def _amp_dtype(device: torch.device) -> torch.dtype | None:
-    """bfloat16 where the GPU supports it, float16 (with loss scaling) otherwise; none on the CPU."""
+    """bfloat16 where the GPU supports it, else float16 (with loss scaling); none on the CPU."""
     if device.type != "cuda":
         return None
     return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
@@ -365,10 +435,23 @@ def _progress_bar(cfg: dict[str, Any], runtime: Runtime, total: int, done: int) 
     return tqdm(total=total, initial=done, unit="step", dynamic_ncols=True, leave=False)
 
 
+def _tensorboard(out: Path) -> Any:
+    """A TensorBoard writer into ``out/tensorboard`` when tensorboard is installed, else None."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        return None
+    return SummaryWriter(str(out / "tensorboard"))
+
+
 def _log_record(log: Callable[[str], None], record: dict[str, Any], epochs: int) -> None:
-    extra = "".join(f" {k}={record[k]:.3f}" for k in ("knn_top1_k20", "online_linear_top1") if k in record)
-    log(f"epoch {record['epoch']}/{epochs} loss={record['loss']:.4f} lr={record['lr']:.2e} "
-        f"img/s={record['images_per_second']:.0f}{extra}")
+    extra = "".join(
+        f" {k}={record[k]:.3f}" for k in ("knn_top1_k20", "online_linear_top1") if k in record
+    )
+    log(
+        f"epoch {record['epoch']}/{epochs} loss={record['loss']:.4f} lr={record['lr']:.2e} "
+        f"img/s={record['images_per_second']:.0f}{extra}"
+    )
 
 
 def _append_history(path: Path, record: dict[str, Any]) -> None:

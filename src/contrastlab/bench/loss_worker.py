@@ -1,0 +1,114 @@
+"""One configuration of the loss benchmark, in its own process (so peak memory is its own).
+
+Run by ``contrastlab bench loss``; prints one JSON line per path. Peak extra memory is the
+growth of the resident set during one forward+backward: the kernel's high-water mark is reset
+(``/proc/self/clear_refs``) just before, and ``MALLOC_MMAP_THRESHOLD_`` set by the parent makes
+large tensors go straight to the OS, so freed blocks do not hide new allocations.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+from contrastlab import kernels, losses
+
+PROC = Path("/proc/self")
+
+
+def _rss_kb(field: str) -> int:
+    for line in (PROC / "status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    return 0
+
+
+def peak_extra_mb(step: Callable[[], None]) -> float:
+    """MB the resident set grows above its level at the start of ``step`` (Linux only)."""
+    try:
+        (PROC / "clear_refs").write_text("5")
+    except OSError:
+        return float("nan")
+    before = _rss_kb("VmRSS")
+    step()
+    return max(0, _rss_kb("VmHWM") - before) / 1024.0
+
+
+def median_seconds(step: Callable[[], None], repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--kernel", required=True)
+    parser.add_argument("--batch", type=int, required=True)
+    parser.add_argument("--dim", type=int, default=128)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--paths", default="blockwise,dense,lightly")
+    args = parser.parse_args()
+    torch.manual_seed(0)
+    batch, dim = args.batch, args.dim
+    z1 = torch.randn(batch, dim, requires_grad=True)
+    z2 = torch.randn(batch, dim, requires_grad=True)
+    # The floor: the three (2B x 2B x d) products the loss cannot avoid, on the same sizes.
+    z = torch.randn(2 * batch, dim)
+    g = torch.randn(2 * batch, 2 * batch)
+
+    def floor() -> None:
+        _ = z @ z.T
+        _ = g @ z
+        _ = g.T @ z
+
+    kernel = (
+        kernels.from_name(args.kernel, dim=dim)
+        if args.kernel == "concat"
+        else (kernels.from_name(args.kernel))
+    )
+    candidates: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {}
+    for path in args.paths.split(","):
+        if path == "blockwise":
+            candidates[path] = losses.KernelInfoNCE(kernel, path="blockwise")
+        elif path == "dense":
+            candidates[path] = losses.KernelInfoNCE(kernel, path="dense")
+        elif path == "lightly" and isinstance(kernel, kernels.Cosine):
+            try:
+                from lightly.loss import NTXentLoss
+            except ImportError:
+                continue
+            candidates[path] = NTXentLoss(temperature=kernel.t)
+    floor()
+    for path, loss_fn in candidates.items():
+
+        def step(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = loss_fn) -> None:
+            z1.grad = z2.grad = None
+            fn(z1, z2).backward()
+
+        step()  # warm-up (and the one-off compile, where it applies)
+        memory = peak_extra_mb(step)
+        seconds = median_seconds(step, args.repeats)
+        floor_seconds = median_seconds(floor, args.repeats)
+        row = {
+            "kernel": args.kernel,
+            "batch": batch,
+            "path": path,
+            "seconds": seconds,
+            "floor_seconds": floor_seconds,
+            "ratio_to_floor": seconds / floor_seconds,
+            "peak_mb": memory,
+        }
+        print(json.dumps(row), flush=True)
+
+
+if __name__ == "__main__":
+    main()

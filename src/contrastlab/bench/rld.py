@@ -1,0 +1,175 @@
+"""Exact RLD and neighbour purity at scale: time, peak memory and ratios in one process.
+
+Default: 50,000 x 128 clustered float32 embeddings, exact RLD at t = 1, 0.5, 0.2, 0.1 (one
+blockwise run sharing its three passes) and neighbour purity up to k = 1000 through faiss.
+Reported alongside the absolute figures (the machines are shared, so they drift):
+
+- ``rld / product floor``: RLD time over the time of the matrix products its three passes
+  cannot avoid (one pass of tile products timed here, times three);
+- ``eager / fused``: eager over ``torch.compile``-fused tile work on a subsample, same process;
+- the float32 result's distance from float64 on a subsample (exactness of the fast path);
+- peak resident memory during the RLD run (``VmHWM`` after resetting it, Linux), and the
+  process's lifetime peak.
+
+Targets (``performance.md``): RLD under 60 s and 1 GB, purity to k = 1000 under 60 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--n", type=int, default=50_000, help="rows (default 50000)")
+    parser.add_argument("--dim", type=int, default=128, help="embedding width (default 128)")
+    parser.add_argument(
+        "--ts", type=float, nargs="+", default=[1.0, 0.5, 0.2, 0.1], help="temperatures"
+    )
+    parser.add_argument("--block-size", type=int, default=None, help="rows per tile")
+    parser.add_argument("--eager", action="store_true", help="do not use torch.compile")
+    parser.add_argument("--purity-k", type=int, default=1000, help="largest purity k")
+    parser.add_argument(
+        "--check-rows", type=int, default=4000,
+        help="subsample for the float64 exactness check and the eager/fused ratio (0: skip)",
+    )
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", default=None, help="folder for metrics.json and report.html")
+
+
+def clustered_embeddings(
+    n: int, dim: int, classes: int = 10, blobs_per_class: int = 20, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Float32 embeddings made of many small blobs per class (locally dense, like SimCLR's)."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(classes * blobs_per_class, dim))
+    class_shift = rng.normal(size=(classes, dim))
+    blob = rng.integers(0, classes * blobs_per_class, n)
+    labels = blob // blobs_per_class
+    X = centres[blob] + 1.5 * class_shift[labels] + 0.6 * rng.normal(size=(n, dim))
+    return X.astype(np.float32), labels.astype(np.int64)
+
+
+def _reset_peak() -> bool:
+    try:
+        with open("/proc/self/clear_refs", "w") as handle:
+            handle.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def _status_mb(key: str) -> float:
+    try:
+        with open("/proc/self/status") as handle:
+            for line in handle:
+                if line.startswith(key + ":"):
+                    return float(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return float("nan")
+
+
+def _product_pass_seconds(X: np.ndarray, block: int) -> float:
+    import torch
+
+    from contrastlab.analysis.density import _product, _tiles
+
+    Z = torch.from_numpy(X / np.linalg.norm(X, axis=1, keepdims=True))
+    start = time.perf_counter()
+    with torch.no_grad():
+        for rows, cols, diagonal in _tiles(Z.shape[0], block):
+            _product(Z, rows, cols, diagonal)
+    return time.perf_counter() - start
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch
+
+    from contrastlab.analysis import neighbour_purity, rld_profile
+    from contrastlab.analysis.density import DEFAULT_BLOCK
+    from contrastlab.errors import InputError
+
+    if args.n < 2 or args.dim < 1 or args.purity_k < 1:
+        raise InputError("--n must be >= 2, --dim and --purity-k >= 1")
+    threads = torch.get_num_threads()
+    X, y = clustered_embeddings(args.n, args.dim, seed=args.seed)
+    block = args.block_size or min(args.n, DEFAULT_BLOCK)
+    use_compile = not args.eager
+    print(f"data: {args.n} x {args.dim} float32, {len(set(y.tolist()))} classes; "
+          f"torch threads {threads}, cpus {os.cpu_count()}, load {os.getloadavg()[0]:.1f}", flush=True)
+
+    floor = 3 * _product_pass_seconds(X, block)
+    print(f"product floor (3 passes of tile products): {floor:.1f} s", flush=True)
+
+    peak_reset = _reset_peak()
+    rss_before = _status_mb("VmRSS")
+    start = time.perf_counter()
+    profile = rld_profile(X, y, args.ts, block, precision="float32", compile=use_compile)
+    rld_seconds = time.perf_counter() - start
+    rld_peak = _status_mb("VmHWM") if peak_reset else float("nan")
+    print(f"exact RLD at t={args.ts}: {rld_seconds:.1f} s "
+          f"({rld_seconds / floor:.2f}x the product floor), compiled={profile.info['compiled']}, "
+          f"peak RSS {rld_peak:.0f} MB (before {rld_before_str(rss_before)})", flush=True)
+    for t, v, ub in zip(profile.ts, profile.values, profile.upper_bound):
+        print(f"  t={t:g}: RLD {v:.4f} (upper bound {ub:.4f})")
+
+    metrics: dict[str, Any] = {
+        "rows": args.n, "dim": args.dim, "ts": list(args.ts), "block_size": block,
+        "threads": threads, "load_average": os.getloadavg()[0],
+        "rld_seconds": rld_seconds, "product_floor_seconds": floor,
+        "rld_over_floor": rld_seconds / floor, "compiled": profile.info["compiled"],
+        "rld_peak_rss_mb": rld_peak, "rss_before_mb": rss_before,
+        "rld": dict(zip(map(str, profile.ts), profile.values)),
+    }
+
+    if args.check_rows:
+        m = min(args.check_rows, args.n)
+        Xs, ys = X[:m], y[:m]
+        exact = rld_profile(Xs, ys, args.ts, precision="float64", compile=False)
+        t0 = time.perf_counter()
+        fast = rld_profile(Xs, ys, args.ts, block, precision="float32", compile=use_compile)
+        fused_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        rld_profile(Xs, ys, args.ts, block, precision="float32", compile=False)
+        eager_s = time.perf_counter() - t0
+        err = float(np.max(np.abs(np.array(exact.values) - np.array(fast.values))))
+        metrics.update({"check_rows": m, "float32_max_abs_error": err,
+                        "eager_seconds_check": eager_s, "fast_seconds_check": fused_s,
+                        "eager_over_fast": eager_s / fused_s})
+        print(f"check on {m} rows: |float32 - float64| max {err:.2e}; "
+              f"eager {eager_s:.2f} s vs {'fused' if use_compile else 'eager'} {fused_s:.2f} s "
+              f"({eager_s / fused_s:.1f}x)", flush=True)
+
+    ks = tuple(k for k in (1, 10, 100, 500, 1000) if k < args.purity_k) + (args.purity_k,)
+    start = time.perf_counter()
+    purity = neighbour_purity(X, y, ks)
+    purity_seconds = time.perf_counter() - start
+    print(f"neighbour purity k={ks}: {purity_seconds:.1f} s; "
+          + ", ".join(f"k={k}: {p:.3f}" for k, p in purity.items()), flush=True)
+    lifetime = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    metrics.update({"purity_seconds": purity_seconds, "purity": purity,
+                    "process_peak_rss_mb": lifetime})
+    ok_time, ok_mem = rld_seconds < 60, not rld_peak >= 1024
+    print(f"targets: RLD < 60 s {'met' if ok_time else 'MISSED'}; "
+          f"RLD peak < 1 GB {'met' if ok_mem else 'MISSED'}; "
+          f"purity < 60 s {'met' if purity_seconds < 60 else 'MISSED'}")
+    if args.out:
+        from contrastlab.report import Report
+
+        report = Report("RLD and neighbour purity benchmark")
+        report.text(__doc__ or "")
+        report.table(["measure", "value"], [[k, v] for k, v in metrics.items()
+                                            if isinstance(v, (int, float, bool))])
+        report.save(Path(args.out), metrics)
+    return 0
+
+
+def rld_before_str(rss: float) -> str:
+    return f"{rss:.0f} MB"
