@@ -24,6 +24,7 @@ softmax.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -44,6 +45,7 @@ __all__ = [
     "Cosine",
     "Exponential",
     "Gaussian",
+    "GramPart",
     "Kernel",
     "KernelSum",
     "Laplacian",
@@ -71,6 +73,15 @@ def squared_distances(a: Tensor, b: Tensor) -> Tensor:
 
 def _unit(z: Tensor) -> Tensor:
     return F.normalize(z, dim=-1, eps=1e-12)
+
+
+@dataclass(frozen=True)
+class GramPart:
+    """One part of a kernel's elementwise form: ``kernel`` on ``columns`` with ``weight``."""
+
+    kernel: Kernel
+    weight: float
+    columns: slice
 
 
 class Kernel:
@@ -105,6 +116,12 @@ class Kernel:
     def derivative(self, x: Tensor, logits: Tensor) -> Tensor | float:
         """``d elementwise(x) / dx``, given ``x`` and ``logits = elementwise(x)``."""
         raise NotImplementedError(f"{type(self).__name__} has no elementwise form")
+
+    def gram_parts(self, dim: int) -> tuple[GramPart, ...] | None:
+        """The kernel as parts with an elementwise form (see ``losses.gram``), or ``None``."""
+        if self.form is None:
+            return None
+        return (GramPart(self, 1.0, slice(0, dim)),)
 
     def prepare(self, z: Tensor) -> Tensor:
         """Apply the kernel's default normalisation to embeddings ``z`` of shape ``(n, d)``."""
@@ -331,6 +348,14 @@ class KernelSum(Kernel):
         forms = {k.form for k in parts}
         object.__setattr__(self, "form", forms.pop() if len(forms) == 1 else None)
 
+    def gram_parts(self, dim: int) -> tuple[GramPart, ...] | None:
+        if self.form is not None:
+            return (GramPart(self, 1.0, slice(0, dim)),)
+        if any(k.form is None for k in self.kernels):
+            return None
+        # parts of different forms: one Gram quantity each, over the same columns
+        return tuple(GramPart(k, w, slice(0, dim)) for k, w in zip(self.kernels, self.weights))
+
     def _terms(self, x: Tensor) -> list[Tensor]:
         return [k.elementwise(x) + math.log(w) for k, w in zip(self.kernels, self.weights)]
 
@@ -415,6 +440,20 @@ class Concat(Kernel):
                 f"but embeddings have dimension {z.shape[-1]}"
             )
         return list(torch.split(z, list(self.split), dim=-1))
+
+    def gram_parts(self, dim: int) -> tuple[GramPart, ...] | None:
+        if dim != sum(self.split):
+            raise ValueError(
+                f"Concat: split {list(self.split)} sums to {sum(self.split)}, "
+                f"but embeddings have dimension {dim}"
+            )
+        if self.mode != "kernel" or any(k.form is None for k in self.kernels):
+            return None
+        bounds = [0, *itertools.accumulate(self.split)]
+        return tuple(
+            GramPart(k, w, slice(lo, hi))
+            for k, w, lo, hi in zip(self.kernels, self.weights, bounds[:-1], bounds[1:])
+        )
 
     def prepare(self, z: Tensor) -> Tensor:
         if self.normalize == "whole":

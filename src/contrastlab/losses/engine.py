@@ -119,8 +119,8 @@ def softmax_contrastive_loss(
             own intermediates, must be differentiable in ``a``, ``c`` and ``params``.
         params: extra tensors ``logit_fn`` depends on (e.g. a learnable temperature).
         options: path, block size and backward strategy.
-        gram_kernel: the kernel behind ``logit_fn`` when it is one of ``Kernel``'s elementwise
-            forms (``kernel.form`` set) and ``params`` is empty: the blockwise path then uses
+        gram_kernel: the kernel behind ``logit_fn``; when it has an elementwise form
+            (``kernel.gram_parts`` is not ``None``) and ``params`` is empty, the blockwise path uses
             ``contrastlab.losses.gram`` (matrix products plus the kernel's elementwise map and
             derivative, no autograd graph over the logits). Same value and gradient.
 
@@ -130,8 +130,9 @@ def softmax_contrastive_loss(
     opts = options or EngineOptions()
     if opts.path == "dense":
         return _dense(anchors, candidates, positive, exclude, logit_fn, params)
-    if gram_kernel is not None and gram_kernel.form is not None and not params:
-        return _GramBlockwise.apply(anchors, candidates, positive, exclude, gram_kernel, opts)
+    parts = None if gram_kernel is None or params else gram_kernel.gram_parts(anchors.shape[1])
+    if parts is not None:
+        return _GramBlockwise.apply(anchors, candidates, positive, exclude, parts, opts)
     return _Blockwise.apply(anchors, candidates, positive, exclude, logit_fn, opts, *params)
 
 

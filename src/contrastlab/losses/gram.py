@@ -1,21 +1,28 @@
-"""The blockwise engine for kernels that are elementwise maps of one Gram quantity.
+"""The blockwise engine for kernels that are elementwise maps of Gram quantities.
 
-For ``form = "inner"`` kernels ``l_ij = f(s_ij)`` with ``s_ij = a_i.c_j``; for
-``form = "distance"`` kernels ``l_ij = f(x_ij)`` with ``x_ij = |a_i|^2 + |c_j|^2 - 2 a_i.c_j``
-(clamped at 0). With ``G = dL/dl`` (softmax minus one-hot, over n) and ``H = G * f'(x)``:
+A kernel with an elementwise form (``Kernel.gram_parts()``) is a log-sum of parts, part ``p``
+acting on columns ``S_p`` of the embeddings with weight ``w_p``:
+
+    l_ij = logsumexp_p( log w_p + f_p(x^p_ij) )      (one part: l_ij = log w + f(x_ij))
+
+where ``x^p_ij`` is the inner product ``s_ij = a_i.c_j`` of the slices (``form = "inner"``) or
+their squared distance ``|a_i|^2 + |c_j|^2 - 2 s_ij`` clamped at 0 (``form = "distance"``).
+With ``G = dL/dl`` (softmax minus one-hot, over n), the part's share
+``r^p = exp(log w_p + f_p - l)`` and ``H^p = G * r^p * f_p'(x^p)``:
 
     inner:     dL/da_i = sum_j H_ij c_j                    dL/dc_j = sum_i H_ij a_i
     distance:  dL/da_i = 2 (a_i sum_j H_ij - sum_j H_ij c_j)
                dL/dc_j = 2 (c_j sum_i H_ij - sum_i H_ij a_i)
 
-so a block costs the three matrix products of the floor plus elementwise passes, and no
-autograd graph over the ``(block, m)`` logits is built. Strategies as in ``engine``: ``fused``
-computes the gradient in forward when inputs need it, ``recompute`` in backward from the saved
-per-row log-normaliser.
+on each part's columns. So a block costs the matrix products of the floor plus elementwise
+passes, and no autograd graph over the ``(block, m)`` logits is built. Strategies as in
+``engine``: ``fused`` computes the gradient in forward when inputs need it, ``recompute`` in
+backward from the saved per-row log-normaliser.
 """
 
 from __future__ import annotations
 
+import math
 import warnings
 from typing import TYPE_CHECKING, Any
 
@@ -24,37 +31,51 @@ from torch import Tensor
 from torch.autograd.function import once_differentiable
 
 if TYPE_CHECKING:
-    from contrastlab.kernels import Kernel
+    from contrastlab.kernels import GramPart
     from contrastlab.losses.engine import EngineOptions
+
+Parts = tuple["GramPart", ...]
+Squares = list[tuple[Tensor, Tensor] | None]
 
 
 def _softmax_slope(
-    kernel: Kernel,
-    s: Tensor,
-    sq_a: Tensor | None,
-    sq_c: Tensor | None,
+    parts: Parts,
+    grams: list[Tensor],
+    squares: Squares,
     positive: Tensor,
     exclude: Tensor | None,
     scale: float,
     want_grad: bool,
     lse_given: Tensor | None,
-) -> tuple[Tensor, Tensor, Tensor | None, Tensor | None, Tensor | None]:
-    """Everything elementwise of one block, from the inner products ``s`` (overwritten).
+) -> tuple[Tensor, Tensor, list[Tensor], list[Tensor | None], list[Tensor | None]]:
+    """Everything elementwise of one block, from each part's inner products (overwritten).
 
-    Returns ``(lse, positive logits, H, row sums of H, column sums of H)`` with
-    ``H = scale * (softmax - onehot(positive)) * f'(x)``; the last three are ``None`` without
-    ``want_grad``, the sums also for inner kernels (which do not need them). With ``lse_given``
-    the softmax uses the saved log-normaliser instead of the row maximum and sum. This is the
-    part ``torch.compile`` fuses into a few loops (see ``EngineOptions.compile``).
+    Returns ``(lse, positive logits, H per part, row sums of H, column sums of H)``; the lists
+    are empty without ``want_grad``, the sums ``None`` for inner parts (which do not need them).
+    With ``lse_given`` the softmax uses the saved log-normaliser instead of the row maximum and
+    sum. This is the part ``torch.compile`` fuses into a few loops (``EngineOptions.compile``).
     """
-    rows = torch.arange(s.shape[0], device=s.device)
-    if kernel.form == "inner":
-        x = s
+    rows = torch.arange(grams[0].shape[0], device=grams[0].device)
+    xs = []
+    for part, s, sq in zip(parts, grams, squares):
+        if part.kernel.form == "distance":
+            assert sq is not None  # distance parts always come with their squared norms
+            s = s.mul_(-2.0).add_(sq[0].unsqueeze(1)).add_(sq[1].unsqueeze(0)).clamp_(min=0.0)
+        xs.append(s)
+    values = [p.kernel.elementwise(x) for p, x in zip(parts, xs)]
+    if len(parts) == 1:
+        weight = parts[0].weight
+        logits = values[0] if weight == 1.0 else values[0] + math.log(weight)
     else:
-        assert sq_a is not None and sq_c is not None  # distance kernels always pass squares
-        x = s.mul_(-2.0).add_(sq_a.unsqueeze(1)).add_(sq_c.unsqueeze(0)).clamp_(min=0.0)
-    logits = kernel.elementwise(x)
-    slope = kernel.derivative(x, logits) if want_grad else None
+        shifted = [v + math.log(p.weight) for p, v in zip(parts, values)]
+        logits = torch.logsumexp(torch.stack(shifted), dim=0)
+    slopes: list[Tensor | float] = []
+    if want_grad:
+        for p, x, v in zip(parts, xs, values):
+            slope = p.kernel.derivative(x, v)
+            if len(parts) > 1:  # share of part p in the mixture: exp(log w_p + f_p - l)
+                slope = (v + math.log(p.weight)).sub_(logits).exp_().mul_(slope)
+            slopes.append(slope)
     if exclude is not None:
         logits[rows, exclude] = float("-inf")
     positive_logit = logits[rows, positive]
@@ -64,17 +85,22 @@ def _softmax_slope(
         row_sum = weights.sum(dim=1, keepdim=True)
         lse = row_max.squeeze(1) + row_sum.squeeze(1).log()
         if not want_grad:
-            return lse, positive_logit, None, None, None
+            return lse, positive_logit, [], [], []
         weights.mul_(scale / row_sum)
     else:
         lse = lse_given
         weights = logits.sub_(lse.unsqueeze(1)).exp_().mul_(scale)
     weights[rows, positive] -= scale
-    assert slope is not None
-    h = weights.mul_(slope)
-    if kernel.form == "inner":
-        return lse, positive_logit, h, None, None
-    return lse, positive_logit, h, h.sum(dim=1), h.sum(dim=0)
+    hs: list[Tensor] = []
+    row_sums: list[Tensor | None] = []
+    col_sums: list[Tensor | None] = []
+    for i, (p, slope) in enumerate(zip(parts, slopes)):
+        h = weights.mul_(slope) if i == len(parts) - 1 else weights * slope
+        hs.append(h)
+        distance = p.kernel.form == "distance"
+        row_sums.append(h.sum(dim=1) if distance else None)
+        col_sums.append(h.sum(dim=0) if distance else None)
+    return lse, positive_logit, hs, row_sums, col_sums
 
 
 _compiled: Any = None
@@ -95,57 +121,64 @@ def _elementwise(opts: EngineOptions, size: int) -> Any:
     return _compiled
 
 
+def _slices(parts: Parts, t: Tensor) -> list[Tensor]:
+    return [t[:, p.columns] for p in parts]
+
+
+def _squares(parts: Parts, a_cols: list[Tensor], c_cols: list[Tensor]) -> Squares:
+    return [
+        ((a * a).sum(dim=1), (c * c).sum(dim=1)) if p.kernel.form == "distance" else None
+        for p, a, c in zip(parts, a_cols, c_cols)
+    ]
+
+
 def _block(
-    kernel: Kernel,
+    parts: Parts,
     opts: EngineOptions,
-    a: Tensor,
-    c: Tensor,
-    sq_a: Tensor | None,
-    sq_c: Tensor | None,
+    a_cols: list[Tensor],
+    c_cols: list[Tensor],
+    squares: Squares,
     positive: Tensor,
     exclude: Tensor | None,
     scale: float,
     want_grad: bool,
     lse_given: Tensor | None = None,
-) -> tuple[Tensor, Tensor, Tensor | None, Tensor | None, Tensor | None]:
+) -> tuple[Tensor, Tensor, list[Tensor], list[Tensor | None], list[Tensor | None]]:
     """One block of anchor rows: the inner products, then ``_softmax_slope``."""
     global _compile_failed
-    s = a @ c.T
-    args = (kernel, s, sq_a, sq_c, positive, exclude, scale, want_grad, lse_given)
-    function = _elementwise(opts, s.numel())
+    grams = [a @ c.T for a, c in zip(a_cols, c_cols)]
+    rest = (squares, positive, exclude, scale, want_grad, lse_given)
+    function = _elementwise(opts, grams[0].numel())
     if function is _softmax_slope:
-        return _softmax_slope(*args)
+        return _softmax_slope(parts, grams, *rest)
     try:
-        return function(*args)
+        return function(parts, grams, *rest)
     except Exception as err:  # no C++ compiler, unsupported platform: fall back, once
         _compile_failed = True
         warnings.warn(f"torch.compile failed, using eager elementwise code: {err}", stacklevel=2)
-        return _softmax_slope(kernel, a @ c.T, *args[2:])
+        return _softmax_slope(parts, [a @ c.T for a, c in zip(a_cols, c_cols)], *rest)
 
 
 def _accumulate(
-    kernel: Kernel,
-    a: Tensor,
-    c: Tensor,
-    h: Tensor | None,
-    h_rows: Tensor | None,
-    h_cols: Tensor | None,
+    parts: Parts,
+    a_cols: list[Tensor],
+    c_cols: list[Tensor],
+    hs: list[Tensor],
+    row_sums: list[Tensor | None],
+    col_sums: list[Tensor | None],
+    grad_a: Tensor,
     grad_c: Tensor,
-) -> Tensor:
-    """Gradient for the block's anchors; adds the candidates' share into ``grad_c``."""
-    assert h is not None  # only called when the gradient was asked for
-    if kernel.form == "inner":
-        grad_c.addmm_(h.T, a)
-        return h @ c
-    assert h_rows is not None and h_cols is not None  # distance kernels return both sums
-    grad_c.addmm_(h.T, a, alpha=-2.0)
-    grad_c.add_(c * h_cols.unsqueeze(1), alpha=2.0)
-    grad_a = torch.addmm(a * h_rows.unsqueeze(1), h, c, alpha=-1.0)
-    return grad_a.mul_(2.0)
-
-
-def _squares(kernel: Kernel, t: Tensor) -> Tensor | None:
-    return (t * t).sum(dim=1) if kernel.form == "distance" else None
+) -> None:
+    """Add the block's anchor gradient into ``grad_a`` and the candidates' into ``grad_c``."""
+    for p, a, c, h, h_rows, h_cols in zip(parts, a_cols, c_cols, hs, row_sums, col_sums):
+        out_a, out_c = grad_a[:, p.columns], grad_c[:, p.columns]
+        if p.kernel.form == "inner":
+            out_c.addmm_(h.T, a)
+            out_a.add_(h @ c)
+            continue
+        assert h_rows is not None and h_cols is not None  # distance parts return both sums
+        out_c.addmm_(h.T, a, alpha=-2.0).add_(c * h_cols.unsqueeze(1), alpha=2.0)
+        out_a.add_(torch.addmm(a * h_rows.unsqueeze(1), h, c, alpha=-1.0), alpha=2.0)
 
 
 class _GramBlockwise(torch.autograd.Function):
@@ -156,40 +189,33 @@ class _GramBlockwise(torch.autograd.Function):
         candidates: Tensor,
         positive: Tensor,
         exclude: Tensor | None,
-        kernel: Kernel,
+        parts: Parts,
         opts: EngineOptions,
     ) -> Tensor:
         n, m = anchors.shape[0], candidates.shape[0]
         rows = opts.rows_per_block(n, m)
         want_grad = ctx.needs_input_grad[0] or ctx.needs_input_grad[1]
         fused = want_grad and opts.backward == "fused"
-        sq_a, sq_c = _squares(kernel, anchors), _squares(kernel, candidates)
+        a_all, c_cols = _slices(parts, anchors), _slices(parts, candidates)
+        squares_all = _squares(parts, a_all, c_cols)
         lse_all = anchors.new_empty(n)
         total = anchors.new_zeros((), dtype=torch.float64)
-        if fused:
-            grad_a = torch.empty_like(anchors)
-            grad_c = torch.zeros_like(candidates)
+        grad_a = torch.zeros_like(anchors) if fused else None
+        grad_c = torch.zeros_like(candidates) if fused else None
         for start in range(0, n, rows):
             stop = min(start + rows, n)
-            a = anchors[start:stop]
-            lse, pos_logit, h, h_rows, h_cols = _block(
-                kernel,
-                opts,
-                a,
-                candidates,
-                None if sq_a is None else sq_a[start:stop],
-                sq_c,
-                positive[start:stop],
-                None if exclude is None else exclude[start:stop],
-                1.0 / n,
-                fused,
-            )
-            if fused:
-                grad_a[start:stop] = _accumulate(kernel, a, candidates, h, h_rows, h_cols, grad_c)
+            a_cols = [a[start:stop] for a in a_all]
+            squares = [None if sq is None else (sq[0][start:stop], sq[1]) for sq in squares_all]
+            lse, pos_logit, hs, h_rows, h_cols = _block(
+                parts, opts, a_cols, c_cols, squares, positive[start:stop],
+                None if exclude is None else exclude[start:stop], 1.0 / n, fused,
+            )  # fmt: skip
+            if grad_a is not None and grad_c is not None:
+                _accumulate(parts, a_cols, c_cols, hs, h_rows, h_cols, grad_a[start:stop], grad_c)
             lse_all[start:stop] = lse
             total += (lse - pos_logit).sum(dtype=torch.float64)
         ctx.fused = fused
-        ctx.kernel = kernel
+        ctx.parts = parts
         ctx.opts = opts
         if fused:
             ctx.save_for_backward(grad_a, grad_c)
@@ -205,27 +231,21 @@ class _GramBlockwise(torch.autograd.Function):
             grad_a, grad_c = ctx.saved_tensors
             return grad_a * grad_output, grad_c * grad_output, None, None, None, None
         anchors, candidates, positive, lse_all = ctx.saved_tensors
-        kernel, exclude = ctx.kernel, ctx.exclude
+        parts, exclude = ctx.parts, ctx.exclude
         n, m = anchors.shape[0], candidates.shape[0]
         rows = ctx.opts.rows_per_block(n, m)
-        sq_a, sq_c = _squares(kernel, anchors), _squares(kernel, candidates)
-        grad_a = torch.empty_like(anchors)
+        a_all, c_cols = _slices(parts, anchors), _slices(parts, candidates)
+        squares_all = _squares(parts, a_all, c_cols)
+        grad_a = torch.zeros_like(anchors)
         grad_c = torch.zeros_like(candidates)
         for start in range(0, n, rows):
             stop = min(start + rows, n)
-            a = anchors[start:stop]
-            _, _, h, h_rows, h_cols = _block(
-                kernel,
-                ctx.opts,
-                a,
-                candidates,
-                None if sq_a is None else sq_a[start:stop],
-                sq_c,
-                positive[start:stop],
-                None if exclude is None else exclude[start:stop],
-                1.0 / n,
-                True,
+            a_cols = [a[start:stop] for a in a_all]
+            squares = [None if sq is None else (sq[0][start:stop], sq[1]) for sq in squares_all]
+            _, _, hs, h_rows, h_cols = _block(
+                parts, ctx.opts, a_cols, c_cols, squares, positive[start:stop],
+                None if exclude is None else exclude[start:stop], 1.0 / n, True,
                 lse_given=lse_all[start:stop],
-            )
-            grad_a[start:stop] = _accumulate(kernel, a, candidates, h, h_rows, h_cols, grad_c)
+            )  # fmt: skip
+            _accumulate(parts, a_cols, c_cols, hs, h_rows, h_cols, grad_a[start:stop], grad_c)
         return grad_a * grad_output, grad_c * grad_output, None, None, None, None
