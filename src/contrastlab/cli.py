@@ -10,18 +10,21 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import os
 import sys
 from collections.abc import Sequence
 
-COMMANDS: dict[str, str] = {
-    "demo": "contrastlab.commands.demo",
-    "train": "contrastlab.commands.train",
-    "embed": "contrastlab.commands.embed",
-    "analyze": "contrastlab.commands.analyze",
-    "embed2d": "contrastlab.commands.embed2d",
-    "reproduce": "contrastlab.commands.reproduce",
-    "bench": "contrastlab.commands.bench",
+# name -> (module, one-line help). Only the module of the command being run is imported, so
+# `contrastlab --help` and usage errors answer without loading torch.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "demo": ("contrastlab.commands.demo", "the main job: train on digits with two kernels, report"),
+    "train": ("contrastlab.commands.train", "train a contrastive model with any kernel"),
+    "embed": ("contrastlab.commands.embed", "backbone features of a dataset from a trained run"),
+    "analyze": ("contrastlab.commands.analyze", "diagnostics (RLD, purity, probes) of embeddings"),
+    "embed2d": ("contrastlab.commands.embed2d", "a 2-D map of a dataset, beside t-SNE"),
+    "reproduce": ("contrastlab.commands.reproduce", "check a paper's claims with numbers"),
+    "bench": ("contrastlab.commands.bench", "benchmarks: ratios measured in one run"),
 }
 
 USER_ERRORS = (
@@ -41,32 +44,34 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The full parser, with one sub-command per available command module."""
+def _available(module_name: str) -> bool:
+    return importlib.util.find_spec(module_name) is not None
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser; only ``command``'s module is imported to add its arguments."""
     parser = _Parser(
-        prog="contrastlab",
-        description="Kernel InfoNCE losses, contrastive training and diagnostics.",
+        prog="contrastlab", description="Kernel InfoNCE losses, contrastive training, diagnostics."
     )
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
-    for name, module_name in COMMANDS.items():
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as err:
-            if err.name == module_name:  # command not part of this build
-                continue
-            raise
-        doc = (module.__doc__ or name).strip().splitlines()[0]
+    for name, (module_name, doc) in COMMANDS.items():
+        if not _available(module_name):  # command not part of this build
+            continue
         command_parser = sub.add_parser(name, help=doc, description=doc)
-        module.add_arguments(command_parser)
-        command_parser.set_defaults(_run=module.run)
+        if name == command:
+            module = importlib.import_module(module_name)
+            module.add_arguments(command_parser)
+            command_parser.set_defaults(_run=module.run)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the process exit code."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    command = next((a for a in arguments if not a.startswith("-")), None)
+    parser = build_parser(command if command in COMMANDS else None)
+    args = parser.parse_args(arguments)
     if args.version:
         from contrastlab import __version__
 
