@@ -18,13 +18,16 @@ _NAMES: dict[str, str] = {
     "RLDProfile": "density",
     "calinski_harabasz": "density",
     "rld_knn": "density",
+    "rld_weights": "density",
     # neighbours.py: faiss kNN, purity, weighted kNN classifier
     "neighbour_purity": "neighbours",
     "knn_classify": "neighbours",
     "knn_accuracy": "neighbours",
+    "nearest_neighbours": "neighbours",
     # probes.py: linear probe, GCN label-propagation probe
     "linear_probe": "probes",
     "gcn_probe": "probes",
+    "knn_probe": "probes",
     "ProbeResult": "probes",
     # clusters.py: cluster preservation metrics
     "cluster_preservation": "clusters",

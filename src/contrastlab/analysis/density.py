@@ -15,19 +15,26 @@ The authors build dense N x N matrices (about 30 GB at N = 50,000). Here the sam
 from three passes over tiles of the pair matrix, never holding more than a few tiles:
 
 - pass 1: ``sum d_ij`` (hence ``dbar``) and each row's nearest-neighbour distance ``m_i``;
-- pass 2: ``r'_i = sum_j exp(-(d_ij - m_i) c)`` with ``c = 1 / (dbar t)``, so ``r_i = e^{-m_i c} r'_i``;
-- pass 3: ``w_ij = exp(-(2 d_ij - m_i - m_j) c) / (r'_i r'_j)`` (``W`` up to the constant
-  ``N^2``, which cancels in the modularity), summed per row (``k_i``) and per row over the
-  same class.
+- pass 2: ``r_i = sum_j exp(-d_ij c)`` with ``c = 1 / (dbar t)``, kept as
+  ``r'_i = r_i exp(m_i c) >= 1``;
+- pass 3: ``w_ij = exp(-(2 d_ij - m_i - m_j) c) / (r'_i r'_j)``, which is ``W_ij`` up to the
+  constant ``N^2`` (it cancels in the modularity), summed per row (``k_i``) and per row over
+  the same class.
 
-The shift by ``m_i`` keeps every exponent <= 0 and every ``r'_i >= 1``, so no temperature
-underflows a row to zero. Tiles ``(I, J)`` with ``J >= I`` only are visited (symmetry); all
-temperatures share the products of each pass. Sums accumulate across tiles in float64.
+Every exponent in pass 3 is <= 0. Where some row's largest term ``exp(-m_i c)`` would underflow
+(tiny ``t``), pass 2 sums ``exp(-(d_ij - m_i) c)`` directly. Tiles ``(I, J)`` with ``J >= I``
+only are multiplied (symmetry); a tile's column sums are the row sums of its transpose. All
+temperatures share the products of each pass, and temperatures in integer ratios (1, 0.5, 0.2,
+0.1) share one exponential: ``exp(-k x) = exp(-x)^k``. Sums accumulate across tiles in float64.
 
-The elementwise work of each tile is fused by ``torch.compile`` when it is asked for (or, by
-default, for N >= 20,000) and a C++ compiler works; otherwise, and whenever compilation fails,
-the same functions run eagerly. Inputs up to 10,000 rows are computed in float64 by default,
-larger ones in float32 (``contrastlab bench rld`` reports the float32 error against float64).
+The elementwise work of each tile is fused by ``torch.compile`` when asked for (by default for
+N >= 20,000, unless ``CONTRASTLAB_NO_COMPILE`` is set) and a C++ compiler works; otherwise, and
+whenever compilation fails, the same functions run eagerly. Inputs up to 10,000 rows are
+computed in float64 by default, larger ones in float32 (``contrastlab bench rld`` reports the
+float32 error against float64).
+
+With ``normalize=False`` the rows are used as they are (plain Euclidean distances), which is
+how the 2-D toy sets of ``contrastlab.data.toys`` are measured.
 
 Example:
     >>> import numpy as np
@@ -132,9 +139,7 @@ def _make_pass2(plan: Plan, shifted: bool) -> Callable[..., Tensor]:
     """
     n_bases = max(b for b, _ in plan) + 1
 
-    def pass2(
-        s: Tensor, sq_rows: Tensor, sq_cols: Tensor, bases: Tensor, m_rows: Tensor
-    ) -> Tensor:
+    def pass2(s: Tensor, sq_rows: Tensor, sq_cols: Tensor, bases: Tensor, m_rows: Tensor) -> Tensor:
         d = _distances(s, sq_rows, sq_cols)
         if shifted:
             d = d - m_rows.view(-1, 1)
@@ -353,8 +358,17 @@ def _degree_sums(
         pairs = [(s, rows, cols)] if diagonal else [(s, rows, cols), (s.T, cols, rows)]
         for tile, a, b in pairs:
             total, same = ops(
-                key, tile, sq[a], sq[b], state.bases, m[a], m[b], inv_r[:, a], inv_r[:, b],
-                codes[a], codes[b],
+                key,
+                tile,
+                sq[a],
+                sq[b],
+                state.bases,
+                m[a],
+                m[b],
+                inv_r[:, a],
+                inv_r[:, b],
+                codes[a],
+                codes[b],
             )
             k[:, a] += total
             within[:, a] += same

@@ -141,7 +141,12 @@ def _prepare(
             f"train_features have {train.shape[1]} columns but test_features {test.shape[1]}"
         )
     codes, classes = check_labels(train_labels, train.shape[0], "train_labels")
-    return l2_normalise(train, "train_features"), codes, classes, l2_normalise(test, "test_features")
+    return (
+        l2_normalise(train, "train_features"),
+        codes,
+        classes,
+        l2_normalise(test, "test_features"),
+    )
 
 
 def _predict_codes(

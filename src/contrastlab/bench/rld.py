@@ -36,7 +36,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--eager", action="store_true", help="do not use torch.compile")
     parser.add_argument("--purity-k", type=int, default=1000, help="largest purity k")
     parser.add_argument(
-        "--check-rows", type=int, default=4000,
+        "--check-rows",
+        type=int,
+        default=4000,
         help="subsample for the float64 exactness check and the eager/fused ratio (0: skip)",
     )
     parser.add_argument("--seed", type=int, default=0)
@@ -102,8 +104,11 @@ def run(args: argparse.Namespace) -> int:
     X, y = clustered_embeddings(args.n, args.dim, seed=args.seed)
     block = args.block_size or min(args.n, DEFAULT_BLOCK)
     use_compile = not args.eager
-    print(f"data: {args.n} x {args.dim} float32, {len(set(y.tolist()))} classes; "
-          f"torch threads {threads}, cpus {os.cpu_count()}, load {os.getloadavg()[0]:.1f}", flush=True)
+    print(
+        f"data: {args.n} x {args.dim} float32, {len(set(y.tolist()))} classes; "
+        f"torch threads {threads}, cpus {os.cpu_count()}, load {os.getloadavg()[0]:.1f}",
+        flush=True,
+    )
 
     floor = 3 * _product_pass_seconds(X, block)
     print(f"product floor (3 passes of tile products): {floor:.1f} s", flush=True)
@@ -114,18 +119,28 @@ def run(args: argparse.Namespace) -> int:
     profile = rld_profile(X, y, args.ts, block, precision="float32", compile=use_compile)
     rld_seconds = time.perf_counter() - start
     rld_peak = _status_mb("VmHWM") if peak_reset else float("nan")
-    print(f"exact RLD at t={args.ts}: {rld_seconds:.1f} s "
-          f"({rld_seconds / floor:.2f}x the product floor), compiled={profile.info['compiled']}, "
-          f"peak RSS {rld_peak:.0f} MB (before {rld_before_str(rss_before)})", flush=True)
+    print(
+        f"exact RLD at t={args.ts}: {rld_seconds:.1f} s "
+        f"({rld_seconds / floor:.2f}x the product floor), compiled={profile.info['compiled']}, "
+        f"peak RSS {rld_peak:.0f} MB (before {rld_before_str(rss_before)})",
+        flush=True,
+    )
     for t, v, ub in zip(profile.ts, profile.values, profile.upper_bound):
         print(f"  t={t:g}: RLD {v:.4f} (upper bound {ub:.4f})")
 
     metrics: dict[str, Any] = {
-        "rows": args.n, "dim": args.dim, "ts": list(args.ts), "block_size": block,
-        "threads": threads, "load_average": os.getloadavg()[0],
-        "rld_seconds": rld_seconds, "product_floor_seconds": floor,
-        "rld_over_floor": rld_seconds / floor, "compiled": profile.info["compiled"],
-        "rld_peak_rss_mb": rld_peak, "rss_before_mb": rss_before,
+        "rows": args.n,
+        "dim": args.dim,
+        "ts": list(args.ts),
+        "block_size": block,
+        "threads": threads,
+        "load_average": os.getloadavg()[0],
+        "rld_seconds": rld_seconds,
+        "product_floor_seconds": floor,
+        "rld_over_floor": rld_seconds / floor,
+        "compiled": profile.info["compiled"],
+        "rld_peak_rss_mb": rld_peak,
+        "rss_before_mb": rss_before,
         "rld": dict(zip(map(str, profile.ts), profile.values)),
     }
 
@@ -140,33 +155,50 @@ def run(args: argparse.Namespace) -> int:
         rld_profile(Xs, ys, args.ts, block, precision="float32", compile=False)
         eager_s = time.perf_counter() - t0
         err = float(np.max(np.abs(np.array(exact.values) - np.array(fast.values))))
-        metrics.update({"check_rows": m, "float32_max_abs_error": err,
-                        "eager_seconds_check": eager_s, "fast_seconds_check": fused_s,
-                        "eager_over_fast": eager_s / fused_s})
-        print(f"check on {m} rows: |float32 - float64| max {err:.2e}; "
-              f"eager {eager_s:.2f} s vs {'fused' if use_compile else 'eager'} {fused_s:.2f} s "
-              f"({eager_s / fused_s:.1f}x)", flush=True)
+        metrics.update(
+            {
+                "check_rows": m,
+                "float32_max_abs_error": err,
+                "eager_seconds_check": eager_s,
+                "fast_seconds_check": fused_s,
+                "eager_over_fast": eager_s / fused_s,
+            }
+        )
+        print(
+            f"check on {m} rows: |float32 - float64| max {err:.2e}; "
+            f"eager {eager_s:.2f} s vs {'fused' if use_compile else 'eager'} {fused_s:.2f} s "
+            f"({eager_s / fused_s:.1f}x)",
+            flush=True,
+        )
 
     ks = tuple(k for k in (1, 10, 100, 500, 1000) if k < args.purity_k) + (args.purity_k,)
     start = time.perf_counter()
     purity = neighbour_purity(X, y, ks)
     purity_seconds = time.perf_counter() - start
-    print(f"neighbour purity k={ks}: {purity_seconds:.1f} s; "
-          + ", ".join(f"k={k}: {p:.3f}" for k, p in purity.items()), flush=True)
+    print(
+        f"neighbour purity k={ks}: {purity_seconds:.1f} s; "
+        + ", ".join(f"k={k}: {p:.3f}" for k, p in purity.items()),
+        flush=True,
+    )
     lifetime = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-    metrics.update({"purity_seconds": purity_seconds, "purity": purity,
-                    "process_peak_rss_mb": lifetime})
+    metrics.update(
+        {"purity_seconds": purity_seconds, "purity": purity, "process_peak_rss_mb": lifetime}
+    )
     ok_time, ok_mem = rld_seconds < 60, not rld_peak >= 1024
-    print(f"targets: RLD < 60 s {'met' if ok_time else 'MISSED'}; "
-          f"RLD peak < 1 GB {'met' if ok_mem else 'MISSED'}; "
-          f"purity < 60 s {'met' if purity_seconds < 60 else 'MISSED'}")
+    print(
+        f"targets: RLD < 60 s {'met' if ok_time else 'MISSED'}; "
+        f"RLD peak < 1 GB {'met' if ok_mem else 'MISSED'}; "
+        f"purity < 60 s {'met' if purity_seconds < 60 else 'MISSED'}"
+    )
     if args.out:
         from contrastlab.report import Report
 
         report = Report("RLD and neighbour purity benchmark")
         report.text(__doc__ or "")
-        report.table(["measure", "value"], [[k, v] for k, v in metrics.items()
-                                            if isinstance(v, (int, float, bool))])
+        report.table(
+            ["measure", "value"],
+            [[k, v] for k, v in metrics.items() if isinstance(v, (int, float, bool))],
+        )
         report.save(Path(args.out), metrics)
     return 0
 
