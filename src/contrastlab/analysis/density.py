@@ -65,6 +65,7 @@ from contrastlab.analysis._inputs import (
     check_positive,
     l2_normalise,
 )
+from contrastlab.analysis._threads import single_thread
 from contrastlab.errors import InputError
 
 __all__ = ["RLDProfile", "calinski_harabasz", "rld", "rld_knn", "rld_profile", "rld_weights"]
@@ -75,6 +76,7 @@ DEFAULT_TS: tuple[float, ...] = (1.0, 0.5, 0.2, 0.1)
 FLOAT64_MAX_ROWS = 10_000
 COMPILE_MIN_ROWS = 20_000
 DEFAULT_BLOCK = 2048
+SINGLE_THREAD_MAX_ROWS = 4096  # below this, thread hand-offs cost more than they save
 
 
 # --- the elementwise work of one tile: pure functions of the product tile s = X_I X_J^T --------
@@ -465,7 +467,7 @@ def rld_profile(
     block, dtype, use_compile = _resolve(n, block_size, precision, compile)
     Z, sq = _rows(features, normalize, dtype)
     ops = _TileOps(use_compile)
-    with torch.no_grad():
+    with torch.no_grad(), single_thread(n <= SINGLE_THREAD_MAX_ROWS):
         state = _graph_state(Z, sq, temps, block, ops)
         k, within_rows = _degree_sums(state, torch.from_numpy(codes), block, ops)
     n_classes = len(classes)
@@ -548,7 +550,7 @@ def rld_weights(
     Z, sq = _rows(features, normalize, dtype)
     ops = _TileOps(False)
     scale = float(n) ** 2
-    with torch.no_grad():
+    with torch.no_grad(), single_thread(n <= SINGLE_THREAD_MAX_ROWS):
         state = _graph_state(Z, sq, (temp,), block, ops)
         coef = state.coefs[0]
 

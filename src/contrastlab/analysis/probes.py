@@ -44,6 +44,7 @@ import torch
 from torch import Tensor, nn
 
 from contrastlab.analysis._inputs import check_features, check_labels, to_numpy
+from contrastlab.analysis._threads import single_thread
 from contrastlab.errors import InputError
 
 __all__ = ["ProbeResult", "gcn_probe", "knn_probe", "linear_probe"]
@@ -167,11 +168,15 @@ def linear_probe(
         ``ProbeResult`` with ``params = (D + 1) * K`` (``(D + 1)`` for two classes) and
         ``info["C"]``, the chosen inverse regularisation strength.
     """
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.preprocessing import StandardScaler
-
     start = time.perf_counter()
     data = _prepare(train_features, train_labels, test_features, test_labels, val_fraction, seed)
+    with single_thread():
+        return _linear_probe(data, start)
+
+
+def _linear_probe(data: _Data, start: float) -> ProbeResult:
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
 
     def fit(X: np.ndarray, codes: np.ndarray, C: float, init: Any = None) -> Any:
         model = LogisticRegression(C=C, max_iter=300, tol=1e-4, warm_start=init is not None)
@@ -357,7 +362,7 @@ def gcn_probe(
     known_inputs = unknown.clone()
     known_inputs[:n_fit] = fit_codes  # validation and test nodes stay unknown
 
-    with torch.random.fork_rng(devices=[]):
+    with torch.random.fork_rng(devices=[]), single_thread(n <= GCN_DENSE_MAX_NODES):
         torch.manual_seed(seed)
         model = _LabelGCN(K, width)
         optimiser = torch.optim.AdamW(model.parameters(), lr=lr)
