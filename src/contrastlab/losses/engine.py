@@ -45,9 +45,9 @@ Path = Literal["auto", "dense", "blockwise"]
 Strategy = Literal["fused", "recompute"]
 
 #: Bytes of one block of float32 logits that the automatic block size aims for.
-BLOCK_BYTES = 32 * 2**20
-#: Logits per block from which ``EngineOptions(compile=None)`` compiles the elementwise work.
-COMPILE_MIN = 2**23
+BLOCK_BYTES = 8 * 2**20
+#: Logits per call (n x m) from which ``EngineOptions(compile=None)`` compiles elementwise work.
+COMPILE_MIN = 2**24
 
 
 @dataclass(frozen=True)
@@ -60,8 +60,8 @@ class EngineOptions:
         block_size: anchor rows per block; ``None`` picks ``BLOCK_BYTES / (4 m)`` rows.
         backward: ``"fused"`` or ``"recompute"`` (see the module docstring).
         compile: fuse the elementwise work of a block with ``torch.compile`` (kernels with an
-            elementwise form only). ``None``: when a block holds at least ``COMPILE_MIN``
-            logits (B >= 2048 per view at the default block size), where the one-off compile
+            elementwise form only). ``None``: when the logit matrix has at least ``COMPILE_MIN``
+            entries (B >= 2048 per view), where the one-off compile
             (about 20 s on a 2-core CPU, cached on disk afterwards) pays for itself;
             ``CONTRASTLAB_COMPILE=0`` or ``1`` in the environment overrides ``None``. Falls back
             to eager code with a warning when compilation fails.
@@ -72,13 +72,13 @@ class EngineOptions:
     backward: Strategy = "fused"
     compile: bool | None = None
 
-    def should_compile(self, logits_in_block: int) -> bool:
+    def should_compile(self, logits: int) -> bool:
         if self.compile is not None:
             return self.compile
         env = os.environ.get("CONTRASTLAB_COMPILE")
         if env in ("0", "1"):
             return env == "1"
-        return logits_in_block >= COMPILE_MIN
+        return logits >= COMPILE_MIN
 
     def __post_init__(self) -> None:
         if self.path not in ("auto", "dense", "blockwise"):

@@ -142,13 +142,17 @@ def _block(
     exclude: Tensor | None,
     scale: float,
     want_grad: bool,
+    total_logits: int,
     lse_given: Tensor | None = None,
 ) -> tuple[Tensor, Tensor, list[Tensor], list[Tensor | None], list[Tensor | None]]:
-    """One block of anchor rows: the inner products, then ``_softmax_slope``."""
+    """One block of anchor rows: the inner products, then ``_softmax_slope``.
+
+    ``total_logits`` (n x m of the whole call) decides whether the compiled code is used.
+    """
     global _compile_failed
     grams = [a @ c.T for a, c in zip(a_cols, c_cols)]
     rest = (squares, positive, exclude, scale, want_grad, lse_given)
-    function = _elementwise(opts, grams[0].numel())
+    function = _elementwise(opts, total_logits)
     if function is _softmax_slope:
         return _softmax_slope(parts, grams, *rest)
     try:
@@ -208,7 +212,7 @@ class _GramBlockwise(torch.autograd.Function):
             squares = [None if sq is None else (sq[0][start:stop], sq[1]) for sq in squares_all]
             lse, pos_logit, hs, h_rows, h_cols = _block(
                 parts, opts, a_cols, c_cols, squares, positive[start:stop],
-                None if exclude is None else exclude[start:stop], 1.0 / n, fused,
+                None if exclude is None else exclude[start:stop], 1.0 / n, fused, n * m,
             )  # fmt: skip
             if grad_a is not None and grad_c is not None:
                 _accumulate(parts, a_cols, c_cols, hs, h_rows, h_cols, grad_a[start:stop], grad_c)
@@ -244,7 +248,7 @@ class _GramBlockwise(torch.autograd.Function):
             squares = [None if sq is None else (sq[0][start:stop], sq[1]) for sq in squares_all]
             _, _, hs, h_rows, h_cols = _block(
                 parts, ctx.opts, a_cols, c_cols, squares, positive[start:stop],
-                None if exclude is None else exclude[start:stop], 1.0 / n, True,
+                None if exclude is None else exclude[start:stop], 1.0 / n, True, n * m,
                 lse_given=lse_all[start:stop],
             )  # fmt: skip
             _accumulate(parts, a_cols, c_cols, hs, h_rows, h_cols, grad_a[start:stop], grad_c)
