@@ -54,8 +54,18 @@ def scatter_2d(points: np.ndarray, labels: np.ndarray, title: str = "") -> Any:
     """A 2-D scatter coloured by label (at most 20 distinct colours, then they repeat)."""
     fig = _figure(5.0, 5.0)
     ax = fig.add_subplot(1, 1, 1)
-    _, codes = np.unique(labels, return_inverse=True)
-    ax.scatter(points[:, 0], points[:, 1], c=codes % 20, cmap="tab20", s=4, linewidths=0)
+    classes, codes = np.unique(labels, return_inverse=True)
+    cmap, colours = ("tab10", 10) if len(classes) <= 10 else ("tab20", 20)
+    ax.scatter(
+        points[:, 0],
+        points[:, 1],
+        c=codes % colours,
+        cmap=cmap,
+        vmin=0,
+        vmax=colours - 1,
+        s=4,
+        linewidths=0,
+    )
     ax.set_title(title, fontsize=10)
     ax.set_xticks([])
     ax.set_yticks([])
