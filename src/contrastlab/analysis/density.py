@@ -58,6 +58,7 @@ from typing import Any, Literal
 import numpy as np
 import torch
 from torch import Tensor
+from torch.fx.experimental import _config as fx_config
 
 from contrastlab.analysis._inputs import (
     check_features,
@@ -212,6 +213,10 @@ class _TileOps:
                 self._eager[key] = _make_pass3(key[1])
         return self._eager[key]
 
+    def transposed(self, s: Tensor) -> Tensor:
+        """``s.T``; copied to row-major layout for compiled kernels (one graph per pass)."""
+        return s.T.contiguous() if self.use_compile else s.T
+
     def __call__(self, key: tuple[Any, ...], *args: Tensor) -> Any:
         if self.use_compile:
             try:
@@ -221,7 +226,9 @@ class _TileOps:
                         self._function(key), dynamic=True, fullgraph=True, options=_INDUCTOR
                     )
                     self._COMPILED[key] = fn
-                return fn(*args)
+                # one dynamic graph per pass: no size equalities assumed between arguments
+                with fx_config.patch(use_duck_shape=False):
+                    return fn(*args)
             except Exception as err:  # noqa: BLE001 - any compiler failure falls back
                 warnings.warn(
                     f"torch.compile failed ({type(err).__name__}); RLD runs eagerly",
@@ -321,7 +328,8 @@ def _graph_state(
         total += float(row_sum.sum(dtype=torch.float64)) * (1.0 if diagonal else 2.0)
         m[rows] = torch.minimum(m[rows], row_min)
         if not diagonal:
-            m[cols] = torch.minimum(m[cols], ops(("pass1",), s.T, sq[cols], sq[rows])[1])
+            col_min = ops(("pass1",), ops.transposed(s), sq[cols], sq[rows])[1]
+            m[cols] = torch.minimum(m[cols], col_min)
     sq64 = sq.to(torch.float64)
     total -= float(torch.sqrt(2.0 * sq64 - 2.0 * float(sentinel)).sum())  # the d_ii stand-ins
     mean_distance = total / (n * (n - 1))
@@ -339,7 +347,7 @@ def _graph_state(
         s = _product(Z, rows, cols, diagonal, -math.inf)
         r[:, rows] += ops(key, s, sq[rows], sq[cols], bases, m[rows])
         if not diagonal:
-            r[:, cols] += ops(key, s.T, sq[cols], sq[rows], bases, m[cols])
+            r[:, cols] += ops(key, ops.transposed(s), sq[cols], sq[rows], bases, m[cols])
     if not shifted:
         r *= torch.exp(m64.view(1, -1) * torch.tensor(coefs, dtype=torch.float64).view(-1, 1))
     inv_r = (1.0 / r).to(Z.dtype)
@@ -357,7 +365,9 @@ def _degree_sums(
     key = ("pass3", state.plan)
     for rows, cols, diagonal in _tiles(n, block):
         s = _product(state.Z, rows, cols, diagonal, -math.inf)
-        pairs = [(s, rows, cols)] if diagonal else [(s, rows, cols), (s.T, cols, rows)]
+        pairs = [(s, rows, cols)]
+        if not diagonal:
+            pairs.append((ops.transposed(s), cols, rows))
         for tile, a, b in pairs:
             total, same = ops(
                 key,
