@@ -1,7 +1,8 @@
 """Cosine nearest neighbours through faiss: label purity and the weighted kNN classifier.
 
 All searches run on L2-normalised float32 rows in an exact inner-product index
-(``faiss.IndexFlatIP``), so neighbours are ranked by cosine similarity. Queries go through the
+(``faiss.IndexFlatIP``, moved to the GPUs when a faiss-gpu build sees any), so neighbours are
+ranked by cosine similarity. Queries go through the
 index in chunks, so memory stays O(chunk * k) however large N and k are.
 
 - ``neighbour_purity``: for each point, the fraction of its k nearest neighbours (self
@@ -33,6 +34,7 @@ from contrastlab.analysis._inputs import (
     check_labels,
     check_positive,
     l2_normalise,
+    to_numpy,
 )
 from contrastlab.errors import InputError
 
@@ -46,6 +48,8 @@ def _index(base: np.ndarray) -> Any:
     import faiss
 
     index = faiss.IndexFlatIP(base.shape[1])
+    if getattr(faiss, "get_num_gpus", lambda: 0)() > 0:  # faiss-gpu builds: same exact search
+        index = faiss.index_cpu_to_all_gpus(index)
     index.add(np.ascontiguousarray(base, dtype=np.float32))
     return index
 
@@ -212,7 +216,5 @@ def knn_accuracy(
 
 
 def _check_test_labels(labels: Any, n_rows: int) -> np.ndarray:
-    from contrastlab.analysis._inputs import to_numpy
-
     check_labels(labels, n_rows, "test_labels")
     return to_numpy(labels)

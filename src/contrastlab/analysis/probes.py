@@ -225,7 +225,8 @@ def knn_probe(
     ``info["test_accuracy"]`` also lists the test accuracy of every (k, T) pair, the figures
     usually quoted (k = 20 and 200, T = 0.07 and 0.1).
     """
-    from contrastlab.analysis.neighbours import _predict_codes, l2_normalise
+    from contrastlab.analysis._inputs import l2_normalise
+    from contrastlab.analysis.neighbours import _predict_codes
 
     start = time.perf_counter()
     data = _prepare(train_features, train_labels, test_features, test_labels, val_fraction, seed)
