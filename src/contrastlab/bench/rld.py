@@ -42,7 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--check-rows",
         type=int,
-        default=4000,
+        default=6000,
         help="subsample for the float64 exactness check and the eager/fused ratio (0: skip)",
     )
     parser.add_argument("--seed", type=int, default=0)
