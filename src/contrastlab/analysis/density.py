@@ -102,19 +102,24 @@ MAX_POWER = 16
 
 
 def _power_plan(coefs: Sequence[float]) -> tuple[tuple[float, ...], Plan]:
-    """Bases (coefficients needing an exp) and, per coefficient, (base index, integer power)."""
+    """Bases (coefficients needing an exp) and, per coefficient, (base index, integer power).
+
+    Coefficients are visited from the smallest, so each base is as small as possible and the
+    larger coefficients can be its integer multiples.
+    """
     bases: list[float] = []
-    plan: list[tuple[int, int]] = []
-    for c in coefs:
+    plan: dict[int, tuple[int, int]] = {}
+    for i in sorted(range(len(coefs)), key=lambda j: coefs[j]):
+        c = coefs[i]
         for b, base in enumerate(bases):
             k = round(c / base)
             if 1 <= k <= MAX_POWER and math.isclose(c, k * base, rel_tol=1e-12):
-                plan.append((b, k))
+                plan[i] = (b, k)
                 break
         else:
             bases.append(c)
-            plan.append((len(bases) - 1, 1))
-    return tuple(bases), tuple(plan)
+            plan[i] = (len(bases) - 1, 1)
+    return tuple(bases), tuple(plan[i] for i in range(len(coefs)))
 
 
 def _int_power(e: Tensor, k: int) -> Tensor:
@@ -286,8 +291,10 @@ class _GraphState:
     shifted: bool  # pass 2 needed the per-row shift
 
 
-# largest exponent whose exp is still a normal number, with margin
-_EXP_LIMIT = {torch.float32: 80.0, torch.float64: 700.0}
+# Unshifted kernel sums are used while every row's largest term exp(-m_i c) >= exp(-limit):
+# terms that then underflow (below exp(-87) in float32, exp(-708) in float64) are under
+# exp(-27) of their row's largest and cannot change the sum.
+_EXP_LIMIT = {torch.float32: 60.0, torch.float64: 680.0}
 
 
 def _resolve(
