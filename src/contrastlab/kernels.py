@@ -13,6 +13,7 @@ softmax.
 | kernel | log K(x, y) | NT-Xent equivalent on the sphere |
 |---|---|---|
 | ``Cosine(t)`` | ``cos(x, y) / t`` | temperature ``t`` |
+| ``InnerProduct(t)`` | ``x.y / t`` (not normalised) | ``Cosine(t)`` on unit vectors |
 | ``Gaussian(t)`` | ``-d^2 / t`` | ``Cosine(t / 2)`` |
 | ``Laplacian(t)`` | ``-sqrt(d^2 + eps) / t`` | none |
 | ``Exponential(gamma, t)`` | ``-(d^2 + eps)^(gamma / 2) / t`` | gamma 2: ``Cosine(t / 2)`` |
@@ -46,6 +47,7 @@ __all__ = [
     "Exponential",
     "Gaussian",
     "GramPart",
+    "InnerProduct",
     "Kernel",
     "KernelSum",
     "Laplacian",
@@ -147,6 +149,31 @@ class Cosine(Kernel):
         _positive("t", self.t, "Cosine")
 
     form = "inner"
+
+    def elementwise(self, x: Tensor) -> Tensor:
+        return x / self.t
+
+    def derivative(self, x: Tensor, logits: Tensor) -> float:
+        return 1.0 / self.t
+
+
+@dataclass(frozen=True)
+class InnerProduct(Kernel):
+    """Unnormalised inner product: ``log K(x, y) = x.y / t``, embeddings used as they are.
+
+    The "inner-product similarity" option of the Gaussian-mixture analysis; on unit vectors it
+    equals ``Cosine(t)``.
+
+    Args:
+        t: temperature > 0.
+    """
+
+    t: float = 0.2
+    normalization: Normalization = "none"
+    form = "inner"
+
+    def __post_init__(self) -> None:
+        _positive("t", self.t, "InnerProduct")
 
     def elementwise(self, x: Tensor) -> Tensor:
         return x / self.t
@@ -470,6 +497,7 @@ class Concat(Kernel):
 
 _SIMPLE: dict[str, type[Kernel]] = {
     "cosine": Cosine,
+    "inner_product": InnerProduct,
     "gaussian": Gaussian,
     "laplacian": Laplacian,
     "exponential": Exponential,

@@ -1,4 +1,4 @@
-"""Small helpers shared by the theory reproductions: progress, thread count, summaries, plots."""
+"""Small helpers shared by the theory reproductions: progress, summaries, plots."""
 
 from __future__ import annotations
 
@@ -8,22 +8,6 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
-import torch
-
-
-@contextlib.contextmanager
-def single_thread() -> Iterator[None]:
-    """Run torch on one thread, then restore the previous count.
-
-    The reproductions train many tiny models (matrices of a few hundred rows); for those, thread
-    start-up costs more than it saves, and on a busy two-core machine it costs a lot more.
-    """
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 @contextlib.contextmanager
@@ -49,9 +33,11 @@ def fmt(value: float) -> str:
     return f"{value:.3e}" if value != 0 and abs(value) < 1e-3 else f"{value:.4g}"
 
 
-def figure(width: float = 6.4, height: float = 3.6, ncols: int = 1) -> tuple[Any, Any]:
-    """A matplotlib ``Figure`` outside pyplot (no GUI backend) and its axes ``(1, ncols)``."""
+def figure(
+    width: float = 6.4, height: float = 3.6, ncols: int = 1, nrows: int = 1
+) -> tuple[Any, Any]:
+    """A matplotlib ``Figure`` outside pyplot (no GUI backend) and its axes ``(nrows, ncols)``."""
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(width * ncols, height), layout="constrained")
-    return fig, fig.subplots(1, ncols, squeeze=False)
+    fig = Figure(figsize=(width * ncols, height * nrows), layout="constrained")
+    return fig, fig.subplots(nrows, ncols, squeeze=False)

@@ -30,6 +30,7 @@ from scipy.special import logsumexp
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
 from contrastlab import kernels
+from contrastlab.analysis._threads import single_thread
 from contrastlab.analysis.graphs import (
     bipartite_planted_partition,
     bipartite_spectral_embedding,
@@ -42,7 +43,7 @@ from contrastlab.analysis.graphs import (
 from contrastlab.analysis.subspaces import orthonormal_basis, subspace_alignment
 from contrastlab.errors import InputError
 from contrastlab.experiments import ExperimentResult
-from contrastlab.experiments._common import figure, fmt, mean_sd, progress, single_thread
+from contrastlab.experiments._common import figure, fmt, mean_sd, progress
 from contrastlab.experiments.free_embedding import train_free_clip, train_free_embedding
 from contrastlab.report import Claim, Report
 
@@ -57,7 +58,10 @@ DEFAULTS: dict[str, Any] = {
         "gaussian": {"t": 0.4},
         "laplacian": {"t": 0.5},
         "student_t": {"nu": 5.0, "s": 0.2},
-        "kernel_sum": {},
+        "kernel_sum": {  # the paper's Simple Sum, inside one softmax
+            "kernels": [{"name": "gaussian", "t": 0.4}, {"name": "laplacian", "t": 0.5}],
+            "weights": [1.0, 1.0],
+        },
     },
     "dim": None,  # embedding dimension d; None: d = k
     "steps": 1000,
@@ -69,7 +73,7 @@ DEFAULTS: dict[str, Any] = {
     "bipartite_steps": 600,
     "bipartite_batch": 512,
 }
-QUICK: dict[str, Any] = {"steps": 400, "seeds": 2, "bipartite_steps": 300}
+QUICK: dict[str, Any] = {"steps": 300, "seeds": 2, "bipartite_steps": 200}
 
 # Decision rules, fixed before any result was seen (spectral.md, "what the report should show").
 RESIDUAL_MAX = 1e-9
@@ -224,6 +228,9 @@ def _check(settings: dict[str, Any]) -> list[tuple[float, float]]:
         pq = [(float(p), float(q)) for p, q in settings["pq"]]
     except (TypeError, ValueError) as err:
         raise InputError(f"pq: expected a list of [p, q] pairs, got {settings['pq']!r}") from err
+    for p, q in pq:
+        if not (0 <= p <= 1 and 0 <= q <= 1):
+            raise InputError(f"pq: p and q must be probabilities in [0, 1], got ({p}, {q})")
     if "gaussian" not in settings["kernels"]:
         raise InputError("kernels: must include 'gaussian' (the claims are about it)")
     for name in settings["kernels"]:
@@ -480,6 +487,19 @@ def _report(
             for label, b in bipartite.items()
         ]
         rep.table(["setting", "alignment a", "alignment b", "NMI CLIP", "NMI spectral (SVD)"], brow)
+        behind = [
+            f"{label} (NMI {b['clip_nmi'][0]:.3f} against {b['spectral_nmi'][0]:.3f})"
+            for label, b in bipartite.items()
+            if b["clip_nmi"][0] < b["spectral_nmi"][0] - NMI_GAP_MAX
+        ]
+        if behind:
+            rep.text(
+                "CLIP on sampled edges falls clearly behind the SVD at " + ", ".join(behind) + ". "
+                "Unlike the one-modality runs above, this trainer sees a mini-batch of edges per "
+                "step (a stochastic estimate of the CLIP objective); whether the gap comes from "
+                "the sampling, the temperature or the objective itself is not settled here. No "
+                "claim depends on this section."
+            )
 
     rep.heading("Reading")
     for claim in claims:

@@ -1,0 +1,140 @@
+"""The linear-encoder trainers and the ``reproduce gmm`` experiment end to end (tiny sizes)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from contrastlab import analysis
+from contrastlab.cli import main
+from contrastlab.data.gmm import make_gmm, make_paired_gmm
+from contrastlab.experiments.free_embedding import train_linear_clip, train_linear_infonce
+from contrastlab.kernels import InnerProduct
+
+
+def test_linear_infonce_finds_fisher_subspace_isotropic():
+    g = make_gmm(k=3, dim=6, separation=6.0, seed=0)
+    F = analysis.fisher_subspace(g.means, g.covariance)
+    random_level = analysis.captured_fraction(np.random.default_rng(0).standard_normal((6, 2)), F)
+    result = train_linear_infonce(
+        lambda n, rng: g.positive_pairs(n, rng)[:2], 6, 2, steps=60, batch_size=64, lr=0.05
+    )
+    assert result.weights[0].shape == (2, 6)
+    assert np.mean(result.losses[-10:]) < np.mean(result.losses[:10])
+    assert analysis.captured_fraction(result.weights[0].T, F) > max(0.8, random_level)
+
+
+def test_linear_clip_trains_two_encoders():
+    pg = make_paired_gmm(k=3, dim_a=5, dim_b=7, separation=6.0, seed=1)
+    result = train_linear_clip(
+        lambda n, rng: pg.pairs(n, rng)[:2], 5, 7, 2, steps=60, batch_size=64, lr=0.05
+    )
+    A_a, A_b = result.weights
+    assert A_a.shape == (2, 5) and A_b.shape == (2, 7)
+    assert np.mean(result.losses[-10:]) < np.mean(result.losses[:10])
+
+
+def test_inner_product_kernel_is_unnormalised():
+    import torch
+
+    a, b = torch.randn(4, 3), torch.randn(5, 3)
+    kernel = InnerProduct(t=0.5)
+    torch.testing.assert_close(kernel.logits(a, b), a @ b.T / 0.5)
+    assert kernel.prepare(a) is a
+
+
+TINY = [
+    "--set",
+    "k=3",
+    "--set",
+    "dim=8",
+    "--set",
+    "steps=15",
+    "--set",
+    "batch_size=32",
+    "--set",
+    "seeds=2",
+    "--set",
+    "n_fit=200",
+    "--set",
+    "n_eval=60",
+    "--set",
+    "sweep_anisotropy=[1, 100]",
+    "--set",
+    "sweep_dim=[8]",
+    "--set",
+    "sweep_noise=[0, 0.5]",
+    "--set",
+    "sweep_samples=[40]",
+    "--set",
+    "clip_dims=[6, 8]",
+    "--set",
+    "clip_noise=[0]",
+    "--set",
+    "clip_anisotropy_diagnostic=[1]",
+]
+CLAIM_IDS = [
+    "isotropic_all_recover_fisher",
+    "anisotropic_infonce_recovers_fisher",
+    "anisotropic_pca_fails",
+    "noisy_infonce_within_fisher",
+    "clip_within_fisher",
+]
+
+
+def test_reproduce_gmm_quick_end_to_end(tmp_path, capsys):
+    out = tmp_path / "gmm"
+    assert main(["reproduce", "gmm", "--quick", "--out", str(out), *TINY]) == 0
+    printed = capsys.readouterr().out
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["experiment"] == "gmm" and metrics["settings"]["dim"] == 8
+    assert [c["id"] for c in metrics["claims"]] == CLAIM_IDS
+    for claim in metrics["claims"]:
+        assert claim["rule"] and claim["evidence"] and isinstance(claim["supported"], bool)
+        assert claim["id"] in printed
+    sweeps = metrics["sweeps"]
+    assert [e["value"] for e in sweeps["anisotropy"]] == [1.0, 100.0]
+    top = sweeps["anisotropy"][-1]
+    # Exact facts of the construction, true at any training budget:
+    assert top["oracle"]["captured_fraction"][0] == pytest.approx(1.0)
+    assert top["pca"]["captured_fraction"][0] < 0.2  # PCA picks the high-variance directions
+    assert len(top["infonce"]["captured_fraction"]) == 2  # (mean, sd) over seeds
+    assert [(e["anisotropy"], e["in_rule"]) for e in metrics["clip"]] == [
+        (100.0, True),
+        (1.0, False),
+    ]
+    html = (out / "report.html").read_text()
+    assert "Fisher subspace" in html and "data:image/png;base64" in html
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("k=1", "k"),
+        ("similarity=dot", "similarity"),
+        ("sweep_noise=[2]", "noise"),
+        ("sweep_samples=[3]", "sweep_samples"),
+        ("clip_dims=[4]", "clip_dims"),
+    ],
+)
+def test_reproduce_gmm_bad_settings(tmp_path, capsys, override, message):
+    code = main(["reproduce", "gmm", "--quick", "--out", str(tmp_path), "--set", override])
+    assert code == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0]
+    assert not (tmp_path / "metrics.json").exists()
+
+
+def test_fisher_encoders_beat_random_ones_on_the_clip_loss():
+    from contrastlab import kernels
+    from contrastlab.experiments.gmm import _clip_losses
+
+    pg = make_paired_gmm(k=3, dim_a=6, dim_b=8, separation=6.0, anisotropy=10.0, seed=2)
+    rng = np.random.default_rng(0)
+    random_weights = [rng.standard_normal((2, 6)), rng.standard_normal((2, 8))]
+    random_loss, fisher_loss = _clip_losses(
+        pg, random_weights, kernels.Cosine(0.2), 0.0, 64, rng, batches=5
+    )
+    assert fisher_loss < np.log(64) < random_loss
