@@ -96,3 +96,17 @@ def test_bench_rld_smoke(tmp_path, capsys):
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert metrics["float32_max_abs_error"] < 1e-4
     assert "exact RLD" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["--test-fraction", "2"], "--test-fraction must be in (0, 1)"),
+        (["--ts", "0.1", "-1"], "--ts must be positive"),
+        (["--ks", "0"], "--ks must be >= 1"),
+    ],
+)
+def test_bad_parameters_exit_2(digits_file, tmp_path, capsys, extra, message):
+    assert main(["analyze", str(digits_file), "--out", str(tmp_path / "o"), *extra]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0]

@@ -47,7 +47,7 @@ from contrastlab.analysis._inputs import check_features, check_labels, to_numpy
 from contrastlab.analysis._threads import single_thread
 from contrastlab.errors import InputError
 
-__all__ = ["ProbeResult", "gcn_probe", "knn_probe", "linear_probe"]
+__all__ = ["ProbeResult", "gcn_probe", "knn_probe", "linear_probe", "split_indices"]
 
 C_GRID: tuple[float, ...] = (0.001, 0.01, 0.1, 1.0)
 KNN_KS: tuple[int, ...] = (20, 200)
@@ -97,24 +97,24 @@ class _Data:
     test_labels: np.ndarray
 
 
-def _split_indices(
-    codes: np.ndarray, val_fraction: float, seed: int
-) -> tuple[np.ndarray, np.ndarray]:
+def split_indices(labels: Any, fraction: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted indices ``(kept, held_out)`` with ``round(fraction * N)`` rows held out (>= 1).
+
+    Stratified by label when every class has 2+ rows and the held-out part can hold each class
+    once; otherwise a plain seeded random split.
+    """
     from sklearn.model_selection import train_test_split
 
+    _, codes, counts = np.unique(to_numpy(labels), return_inverse=True, return_counts=True)
     n = codes.size
-    n_val = max(1, int(round(val_fraction * n)))
-    if n - n_val < 1:
-        raise InputError(f"too few training rows ({n}) for a validation split")
-    counts = np.bincount(codes)
-    n_classes = int((counts > 0).sum())
-    stratify = (
-        codes if counts[counts > 0].min() >= 2 and n_classes <= n_val <= n - n_classes else None
+    n_held = max(1, int(round(fraction * n)))
+    if n - n_held < 1:
+        raise InputError(f"too few rows ({n}) to hold out a fraction {fraction}")
+    stratified = counts.min() >= 2 and len(counts) <= n_held <= n - len(counts)
+    kept, held = train_test_split(
+        np.arange(n), test_size=n_held, random_state=seed, stratify=codes if stratified else None
     )
-    train_idx, val_idx = train_test_split(
-        np.arange(n), test_size=n_val, random_state=seed, stratify=stratify
-    )
-    return np.sort(train_idx), np.sort(val_idx)
+    return np.sort(kept), np.sort(held)
 
 
 def _prepare(
@@ -137,7 +137,7 @@ def _prepare(
         raise InputError("train_labels need at least 2 classes")
     if not 0.0 < float(val_fraction) < 1.0:
         raise InputError(f"val_fraction must be in (0, 1), got {val_fraction!r}")
-    fit_idx, val_idx = _split_indices(codes, float(val_fraction), seed)
+    fit_idx, val_idx = split_indices(codes, float(val_fraction), seed)
     return _Data(
         train[fit_idx],
         codes[fit_idx],

@@ -89,19 +89,6 @@ def _say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def _split(labels: np.ndarray, test_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    from sklearn.model_selection import train_test_split
-
-    n = labels.size
-    _, codes, counts = np.unique(labels, return_inverse=True, return_counts=True)
-    n_test = max(1, int(round(test_fraction * n)))
-    stratify = codes if counts.min() >= 2 and len(counts) <= n_test <= n - len(counts) else None
-    train, test = train_test_split(
-        np.arange(n), test_size=n_test, random_state=seed, stratify=stratify
-    )
-    return np.sort(train), np.sort(test)
-
-
 def analyze(data: dict[str, np.ndarray], args: argparse.Namespace) -> tuple[dict[str, Any], Any]:
     """Run every diagnostic that applies; returns the metrics and the filled-in report."""
     from contrastlab import analysis
@@ -176,14 +163,13 @@ def _run_probes(
     X: np.ndarray, y: np.ndarray, args: argparse.Namespace, metrics: dict[str, Any], report: Any
 ) -> None:
     from contrastlab import analysis
+    from contrastlab.analysis.probes import split_indices
 
-    if not 0.0 < args.test_fraction < 1.0:
-        raise InputError(f"--test-fraction must be in (0, 1), got {args.test_fraction}")
     _, counts = np.unique(y, return_counts=True)
     if len(counts) < 2 or y.size < 10:
         _say("analyze: probes skipped (need 2+ classes and 10+ rows)")
         return
-    train, test = _split(y, args.test_fraction, args.seed)
+    train, test = split_indices(y, args.test_fraction, args.seed)
     results = []
     for name, probe in (
         ("linear", analysis.linear_probe),
@@ -241,6 +227,8 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"--ts must be positive, got {args.ts}")
     if any(k < 1 for k in args.ks):
         raise InputError(f"--ks must be >= 1, got {args.ks}")
+    if not 0.0 < args.test_fraction < 1.0:
+        raise InputError(f"--test-fraction must be in (0, 1), got {args.test_fraction}")
     metrics, report = analyze(data, args)
     path = report.save(Path(args.out), metrics)
     print(f"report: {path}")
