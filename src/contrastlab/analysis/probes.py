@@ -348,6 +348,9 @@ def gcn_probe(
         number of epochs run.
     """
     start = time.perf_counter()
+    for name, value in (("width", width), ("epochs", epochs), ("patience", patience)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise InputError(f"{name} must be an integer >= 1, got {value!r}")
     data = _prepare(train_features, train_labels, test_features, test_labels, val_fraction, seed)
     K = len(data.classes)
     n_fit, n_val = len(data.train_codes), len(data.val_codes)
@@ -359,8 +362,7 @@ def gcn_probe(
 
     fit_codes = torch.from_numpy(data.train_codes)
     val_codes = torch.from_numpy(data.val_codes)
-    unknown = torch.full((n,), K, dtype=torch.int64)
-    known_inputs = unknown.clone()
+    known_inputs = torch.full((n,), K, dtype=torch.int64)  # index K: label unknown
     known_inputs[:n_fit] = fit_codes  # validation and test nodes stay unknown
 
     with torch.random.fork_rng(devices=[]), single_thread(n <= GCN_DENSE_MAX_NODES):
@@ -372,8 +374,8 @@ def gcn_probe(
         epoch = 0
         for epoch in range(1, epochs + 1):
             model.train()
-            p = 0.05 + 0.55 * torch.rand((), generator=generator)
-            hidden = torch.rand(n_fit, generator=generator) < p
+            hide_fraction = 0.05 + 0.55 * torch.rand((), generator=generator)
+            hidden = torch.rand(n_fit, generator=generator) < hide_fraction
             if not hidden.any():
                 hidden[torch.randint(n_fit, (1,), generator=generator)] = True
             inputs = known_inputs.clone()
