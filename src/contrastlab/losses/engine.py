@@ -45,7 +45,7 @@ Path = Literal["auto", "dense", "blockwise"]
 Strategy = Literal["fused", "recompute"]
 
 #: Bytes of one block of float32 logits that the automatic block size aims for.
-BLOCK_BYTES = 8 * 2**20
+BLOCK_BYTES = 16 * 2**20
 #: Logits per call (n x m) from which ``EngineOptions(compile=None)`` compiles elementwise work.
 COMPILE_MIN = 2**24
 
