@@ -33,6 +33,7 @@ _NAMES: dict[str, str] = {
     "cluster_preservation": "clusters",
     # subspaces.py: principal angles, captured fraction, containment, Fisher / LDA / PCA
     "subspace_alignment": "subspaces",
+    "SubspaceAlignment": "subspaces",
     "principal_angles": "subspaces",
     "captured_fraction": "subspaces",
     "containment": "subspaces",
@@ -47,6 +48,9 @@ _NAMES: dict[str, str] = {
     "laplacian": "graphs",
     "bottom_eigenvectors": "graphs",
     "spectral_clustering": "graphs",
+    "augmentation_graph": "graphs",
+    "bipartite_spectral_embedding": "graphs",
+    "kmeans_labels": "graphs",
 }
 
 __all__ = sorted(_NAMES)
