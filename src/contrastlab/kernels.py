@@ -102,6 +102,9 @@ class Kernel:
 
     normalization: Normalization = "l2"
     form: Literal["inner", "distance"] | None = None
+    #: Whether fusing the elementwise work with ``torch.compile`` pays: not for the linear maps
+    #: of ``Cosine``, ``InnerProduct`` and ``Gaussian``, whose eager in-place passes are faster.
+    fusable: bool = True
 
     def logits(self, a: Tensor, b: Tensor) -> Tensor:
         """``log K(a_i, b_j)`` for all pairs: ``(n, d), (m, d) -> (n, m)``."""
@@ -149,6 +152,7 @@ class Cosine(Kernel):
         _positive("t", self.t, "Cosine")
 
     form = "inner"
+    fusable = False
 
     def elementwise(self, x: Tensor) -> Tensor:
         return x / self.t
@@ -171,6 +175,7 @@ class InnerProduct(Kernel):
     t: float = 0.2
     normalization: Normalization = "none"
     form = "inner"
+    fusable = False
 
     def __post_init__(self) -> None:
         _positive("t", self.t, "InnerProduct")
@@ -198,6 +203,7 @@ class Gaussian(Kernel):
         _positive("t", self.t, "Gaussian")
 
     form = "distance"
+    fusable = False
 
     def elementwise(self, x: Tensor) -> Tensor:
         return x / -self.t

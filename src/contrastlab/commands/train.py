@@ -27,7 +27,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="KEY=VALUE",
         help="override a setting, e.g. --set optim.lr=0.5 (repeatable)",
     )
-    parser.add_argument("--resume", action="store_true", help="continue the run in --out")
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the run in --out from its checkpoint, with its own config.yaml "
+        "(--epochs may extend it)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress output")
 
 

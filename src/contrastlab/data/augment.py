@@ -85,10 +85,12 @@ class ImageAugmentSettings:
 
 
 PRESETS: dict[str, ImageAugmentSettings] = {
+    # Chosen on MNIST-dev (4,000 / 1,000) and digits: against crop_scale (0.4, 1) with 10 degrees,
+    # kNN k=20 rose 94.7 -> 95.2% on MNIST (linear 96.7 -> 95.0%) and 98.3 -> 98.6% on digits.
     "small_gray": ImageAugmentSettings(
-        crop_scale=(0.4, 1.0),
+        crop_scale=(0.25, 1.0),
         crop_ratio=(0.8, 1.25),
-        rotation=10.0,
+        rotation=15.0,
         hflip=0.0,
         color_jitter=None,
         grayscale_p=0.0,

@@ -107,10 +107,12 @@ _compiled: Any = None
 _compile_failed = False
 
 
-def _elementwise(opts: EngineOptions, size: int) -> Any:
-    """The eager or the compiled ``_softmax_slope``, as ``opts.compile`` and ``size`` say."""
+def _elementwise(opts: EngineOptions, parts: Parts, size: int) -> Any:
+    """The eager or the compiled ``_softmax_slope``, as ``opts.compile``, the kernels and ``size``
+    say (``compile=None`` compiles only kernels whose elementwise maps are worth fusing)."""
     global _compiled
-    if _compile_failed or not opts.should_compile(size):
+    fusable = opts.compile is True or any(p.kernel.fusable for p in parts)
+    if _compile_failed or not fusable or not opts.should_compile(size):
         return _softmax_slope
     if _compiled is None:
         import torch._dynamo.config as dynamo_config
@@ -152,7 +154,7 @@ def _block(
     global _compile_failed
     grams = [a @ c.T for a, c in zip(a_cols, c_cols)]
     rest = (squares, positive, exclude, scale, want_grad, lse_given)
-    function = _elementwise(opts, total_logits)
+    function = _elementwise(opts, parts, total_logits)
     if function is _softmax_slope:
         return _softmax_slope(parts, grams, *rest)
     try:

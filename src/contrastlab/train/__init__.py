@@ -27,6 +27,7 @@ _NAMES: dict[str, str] = {
     "parameter_groups": "optim",
     "extract_features": "evaluate",
     "evaluate_features": "evaluate",
+    "evaluate_backbone": "evaluate",
 }
 
 __all__ = sorted(_NAMES)

@@ -18,6 +18,9 @@ Rules for ``auto`` (documented choices, not taken from a paper):
   a CPU (between 10 and 300 epochs; 4,000 MNIST images -> 75 epochs, 1,437 digits -> 200), so a
   default run on a few thousand small images ends within minutes on two cores; 100 epochs on a GPU.
 * ``monitor.every``: about ten monitor points over the run.
+* ``eval.raw_baseline``: the same kNN and linear probe on raw pixels (or raw vectors) beside the
+  learned features, when the training set has at most 20,000 samples of at most 4,096 values
+  (the probe's grid search on raw inputs grows with both).
 """
 
 from __future__ import annotations
@@ -105,11 +108,13 @@ DEFAULTS: dict[str, Any] = {
         "knn_ks": [20, 200],
         "knn_temperature": 0.1,
         "linear_probe": True,
-        "raw_baseline": True,
+        "raw_baseline": AUTO,
     },
 }
 
 CPU_PAIR_BUDGET = 300_000
+RAW_BASELINE_MAX_SAMPLES = 20_000
+RAW_BASELINE_MAX_VALUES = 4096
 
 
 def default_config() -> dict[str, Any]:
@@ -246,6 +251,12 @@ def resolve(
             raise InputError(f"optim.{name} must be a number >= 0, got {value!r}")
     if optim["lr"] <= 0:
         raise InputError(f"optim.lr must be > 0, got {optim['lr']}")
+    evaluation = cfg["eval"]
+    if evaluation["raw_baseline"] == AUTO:
+        evaluation["raw_baseline"] = (
+            train_size <= RAW_BASELINE_MAX_SAMPLES
+            and math.prod(sample_shape) <= RAW_BASELINE_MAX_VALUES
+        )
     if train["device"] == AUTO:
         train["device"] = device_type
     return cfg

@@ -15,6 +15,8 @@ import torch
 from torch import Tensor, nn
 
 from contrastlab.data.augment import to_unit_float
+from contrastlab.data.sources import DataSplit
+from contrastlab.errors import InputError
 
 
 @torch.no_grad()
@@ -53,9 +55,13 @@ def evaluate_features(
     """kNN top-1 for each ``k`` (``knn_top1_k{k}``) and, when ``linear``, ``linear_top1``."""
     from contrastlab import analysis
 
-    ks = tuple(int(k) for k in ks if int(k) <= len(train_features)) or (len(train_features),)
-    knn = analysis.knn_accuracy(
-        train_features, train_labels, test_features, test_labels, ks=ks, temperature=temperature
+    knn = analysis.knn_accuracy(  # a k above the bank's size is capped there, its name kept
+        train_features,
+        train_labels,
+        test_features,
+        test_labels,
+        ks=tuple(ks),
+        temperature=temperature,
     )
     result = {f"knn_top1_k{k}": float(acc) for k, acc in knn.items()}
     if linear:
@@ -63,6 +69,54 @@ def evaluate_features(
             train_features, train_labels, test_features, test_labels, seed=seed
         )
         result["linear_top1"] = float(probe.accuracy)
+    return result
+
+
+def evaluate_backbone(
+    backbone: nn.Module,
+    data: DataSplit,
+    transform: nn.Module,
+    device: torch.device,
+    *,
+    ks: Sequence[int] = (20, 200),
+    temperature: float = 0.1,
+    linear: bool = True,
+    seed: int = 0,
+    max_train: int | None = None,
+    probe: nn.Module | None = None,
+) -> dict[str, float]:
+    """Evaluate a backbone on a labelled split: kNN (and the linear probe) on frozen features.
+
+    Args:
+        backbone: the model's backbone (put in eval mode for the extraction, then restored).
+        data: a labelled :class:`DataSplit`; the test split is what is scored.
+        transform: the deterministic evaluation transform.
+        device: where to run the backbone.
+        ks, temperature, linear, seed: as in :func:`evaluate_features`.
+        max_train: use every n-th training sample so that at most this many form the kNN bank
+            (the cheap monitor during training); ``None`` uses them all (the final numbers).
+        probe: an online linear probe on backbone features; adds ``online_linear_top1``.
+    """
+    step = 1 if max_train is None else max(1, len(data.train_x) // max_train)
+    train_f = extract_features(backbone, data.train_x[::step], transform, device)
+    test_f = extract_features(backbone, data.test_x, transform, device)
+    train_y, test_y = data.train_y, data.test_y
+    if train_y is None or test_y is None:
+        raise InputError(f"{data.name}: evaluation needs labels")
+    result = evaluate_features(
+        train_f,
+        train_y[::step].numpy(),
+        test_f,
+        test_y.numpy(),
+        ks=ks,
+        temperature=temperature,
+        linear=linear,
+        seed=seed,
+    )
+    if probe is not None:
+        with torch.no_grad():
+            predicted = probe(torch.from_numpy(test_f).to(device)).argmax(dim=1).cpu()
+        result["online_linear_top1"] = float((predicted == test_y).float().mean())
     return result
 
 

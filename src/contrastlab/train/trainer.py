@@ -14,7 +14,6 @@ and an offline linear probe on frozen backbone features of the final epoch, into
 
 from __future__ import annotations
 
-import json
 import math
 import random
 import time
@@ -38,12 +37,14 @@ from contrastlab.train.checkpoint import (
 )
 from contrastlab.train.components import build_kernel, build_model, build_transforms
 from contrastlab.train.distributed import Runtime, barrier, cleanup, epoch_batches, setup
-from contrastlab.train.evaluate import evaluate_features, extract_features, raw_inputs
+from contrastlab.train.evaluate import evaluate_backbone, evaluate_features, raw_inputs
+from contrastlab.train.history import append_record, read_history, write_history
 from contrastlab.train.optim import build_optimizer, parameter_groups, warmup_cosine
 
 CHECKPOINT = "checkpoint.pt"
 CONFIG = config_lib.CONFIG_FILE_NAME
 HISTORY = "metrics.jsonl"
+DEVICE_DATA_BYTES = 2 * 1024**3
 
 
 class _StepModule(nn.Module):
@@ -95,9 +96,11 @@ def train(
     if resume:
         config = _resume_config(out, config)
     runtime = setup(str(config["train"]["device"]))
+    threads = torch.get_num_threads()
     try:
         return _train(config, out, resume, runtime, log if runtime.is_main else (lambda _: None))
     finally:
+        torch.set_num_threads(threads)  # train.threads holds for this run only
         cleanup(runtime)
 
 
@@ -175,21 +178,21 @@ def _train(
         scaler.load_state_dict(state["scaler"])
         restore_rng_states(state["rng"][min(runtime.rank, len(state["rng"]) - 1)])
         start_epoch, step = int(state["epoch"]), int(state["step"])
-        history = _read_history(out / HISTORY, start_epoch)
+        history = read_history(out / HISTORY, start_epoch)
         log(f"resuming {out} at epoch {start_epoch} of {epochs}")
     elif runtime.is_main:
         out.mkdir(parents=True, exist_ok=True)
         (out / HISTORY).unlink(missing_ok=True)
     if runtime.is_main:
         (out / CONFIG).write_text(config_lib.dump(cfg))
-        _write_history(out / HISTORY, history)
+        write_history(out / HISTORY, history)
         log(
             f"data {data.name}: {len(data.train_x)} train / {len(data.test_x)} test, "
             f"sample {tuple(data.sample_shape)}; {cfg['model']['backbone']} + {kernel}; "
             f"{epochs} epochs of {steps_per_epoch} steps, batch {global_batch}"
         )
 
-    train_x = data.train_x.pin_memory() if device.type == "cuda" else data.train_x
+    train_x = _on_device(data.train_x, device)
     train_y = data.train_y
     progress = _progress_bar(cfg, runtime, total_steps, step)
     board = _tensorboard(out) if runtime.is_main else None
@@ -275,9 +278,21 @@ def _train(
                 and cfg["monitor"]["knn"]
                 and ((epoch + 1) % int(cfg["monitor"]["every"]) == 0 or last)
             ):
-                record.update(_monitor(model, probe, data, eval_transform, cfg, device))
+                record.update(
+                    evaluate_backbone(
+                        model.backbone,
+                        data,
+                        eval_transform,
+                        device,
+                        ks=cfg["eval"]["knn_ks"],
+                        temperature=float(cfg["eval"]["knn_temperature"]),
+                        linear=False,
+                        max_train=int(cfg["monitor"]["max_train"]),
+                        probe=probe,
+                    )
+                )
             history.append(record)
-            _append_history(out / HISTORY, record)
+            append_record(out / HISTORY, record)
             if board is not None:
                 for key, value in record.items():
                     board.add_scalar(key, value, global_step=record["epoch"])
@@ -299,8 +314,7 @@ def _train(
                 )
         else:
             history.append(record)
-        if progress is None:
-            _log_record(log, record, epochs)
+        _log_record(log if progress is None else _above_bar(progress), record, epochs)
         barrier(runtime)
     if progress is not None:
         progress.close()
@@ -321,7 +335,16 @@ def _train(
     }
     if runtime.is_main:
         if labelled:
-            metrics["final"] = _final_evaluation(model, data, eval_transform, cfg, device)
+            metrics["final"] = evaluate_backbone(
+                model.backbone,
+                data,
+                eval_transform,
+                device,
+                ks=cfg["eval"]["knn_ks"],
+                temperature=float(cfg["eval"]["knn_temperature"]),
+                linear=bool(cfg["eval"]["linear_probe"]),
+                seed=seed,
+            )
             if cfg["eval"]["raw_baseline"]:
                 metrics["raw_pixels" if is_image else "raw_features"] = evaluate_features(
                     raw_inputs(data.train_x),
@@ -340,54 +363,14 @@ def _train(
     return metrics
 
 
-def _final_evaluation(
-    model: nn.Module,
-    data: DataSplit,
-    transform: nn.Module,
-    cfg: dict[str, Any],
-    device: torch.device,
-) -> dict[str, float]:
-    train_f = extract_features(model.backbone, data.train_x, transform, device)
-    test_f = extract_features(model.backbone, data.test_x, transform, device)
-    return evaluate_features(
-        train_f,
-        data.train_y.numpy(),
-        test_f,
-        data.test_y.numpy(),  # type: ignore[union-attr]
-        ks=cfg["eval"]["knn_ks"],
-        temperature=float(cfg["eval"]["knn_temperature"]),
-        linear=bool(cfg["eval"]["linear_probe"]),
-        seed=int(cfg["train"]["seed"]),
-    )
-
-
-def _monitor(
-    model: nn.Module,
-    probe: nn.Module | None,
-    data: DataSplit,
-    transform: nn.Module,
-    cfg: dict[str, Any],
-    device: torch.device,
-) -> dict[str, float]:
-    """kNN accuracy of the current backbone (a subset of at most ``monitor.max_train`` training
-    samples as the memory bank) and the online probe's accuracy on the test split."""
-    step = max(1, len(data.train_x) // int(cfg["monitor"]["max_train"]))
-    train_f = extract_features(model.backbone, data.train_x[::step], transform, device)
-    test_f = extract_features(model.backbone, data.test_x, transform, device)
-    result = evaluate_features(
-        train_f,
-        data.train_y[::step].numpy(),
-        test_f,
-        data.test_y.numpy(),  # type: ignore[index, union-attr]
-        ks=cfg["eval"]["knn_ks"],
-        temperature=float(cfg["eval"]["knn_temperature"]),
-        linear=False,
-    )
-    if probe is not None:
-        with torch.no_grad():
-            predicted = probe(torch.from_numpy(test_f).to(device)).argmax(dim=1).cpu()
-        result["online_linear_top1"] = float((predicted == data.test_y).float().mean())
-    return result
+def _on_device(samples: Tensor, device: torch.device) -> Tensor:
+    """The training set where batches are cut from: on an accelerator when it takes at most
+    ``DEVICE_DATA_BYTES`` (CIFAR's 150 MB of uint8 does), else in (pinned) host memory."""
+    if device.type == "cpu":
+        return samples
+    if samples.numel() * samples.element_size() <= DEVICE_DATA_BYTES:
+        return samples.to(device)
+    return samples.pin_memory()
 
 
 def _seed_everything(seed: int) -> None:
@@ -435,6 +418,13 @@ def _progress_bar(cfg: dict[str, Any], runtime: Runtime, total: int, done: int) 
     return tqdm(total=total, initial=done, unit="step", dynamic_ncols=True, leave=False)
 
 
+def _above_bar(progress: Any) -> Callable[[str], None]:
+    """Print a line above the progress bar, which stays at the bottom."""
+    import sys
+
+    return lambda text: progress.write(text, file=sys.stderr)
+
+
 def _tensorboard(out: Path) -> Any:
     """A TensorBoard writer into ``out/tensorboard`` when tensorboard is installed, else None."""
     try:
@@ -452,28 +442,3 @@ def _log_record(log: Callable[[str], None], record: dict[str, Any], epochs: int)
         f"epoch {record['epoch']}/{epochs} loss={record['loss']:.4f} lr={record['lr']:.2e} "
         f"img/s={record['images_per_second']:.0f}{extra}"
     )
-
-
-def _append_history(path: Path, record: dict[str, Any]) -> None:
-    with path.open("a") as handle:
-        handle.write(json.dumps(record) + "\n")
-
-
-def _write_history(path: Path, history: list[dict[str, Any]]) -> None:
-    path.write_text("".join(json.dumps(r) + "\n" for r in history))
-
-
-def _read_history(path: Path, upto_epoch: int) -> list[dict[str, Any]]:
-    """Records of epochs up to the checkpoint (a run killed after logging an epoch but before
-    its checkpoint wrote one record too many)."""
-    if not path.is_file():
-        return []
-    records = []
-    for line in path.read_text().splitlines():
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            continue  # a line cut short by the kill
-        if record.get("epoch", 0) <= upto_epoch:
-            records.append(record)
-    return records

@@ -1,0 +1,246 @@
+"""``contrastlab train``, ``embed`` and ``demo`` end to end on digits, and every bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from contrastlab.cli import main
+
+TINY = [
+    "--set",
+    "model.widths=[8, 16]",
+    "--set",
+    "model.projector_hidden=32",
+    "--set",
+    "model.projector_dim=16",
+    "--set",
+    "train.threads=1",
+]
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():  # type: ignore[no-untyped-def]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("cli") / "run"
+    code = main(
+        [
+            "train",
+            "--data",
+            "digits",
+            "--out",
+            str(out),
+            "--epochs",
+            "2",
+            "--batch-size",
+            "128",
+            "--kernel",
+            "laplacian:t=0.5",
+            "--quiet",
+            *TINY,
+        ]
+    )
+    assert code == 0
+    return out
+
+
+def test_train_writes_the_run_folder(run_dir: Path) -> None:
+    assert {p.name for p in run_dir.iterdir()} >= {
+        "config.yaml",
+        "checkpoint.pt",
+        "metrics.jsonl",
+        "metrics.json",
+        "report.html",
+    }
+    config = yaml.safe_load((run_dir / "config.yaml").read_text())
+    assert "auto" not in (run_dir / "config.yaml").read_text()
+    assert config["loss"]["kernel"] == "laplacian:t=0.5" and config["train"]["epochs"] == 2
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert set(metrics["final"]) == {"knn_top1_k20", "knn_top1_k200", "linear_top1"}
+    assert all(0 <= v <= 1 for v in metrics["final"].values())
+    assert metrics["epochs"] == 2 and metrics["images_per_second"] > 0 and metrics["seconds"] > 0
+    assert set(metrics["raw_pixels"]) == set(metrics["final"])
+    lines = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in lines] == [1, 2] and "knn_top1_k20" in lines[-1]
+    assert "<img" in (run_dir / "report.html").read_text()
+
+
+def test_embed_gives_backbone_features(run_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "features.npz"
+    assert main(["embed", "--run", str(run_dir), "--out", str(out)]) == 0
+    with np.load(out) as saved:
+        assert saved["features"].shape == (1797, 16) and saved["labels"].shape == (1797,)
+        assert np.isfinite(saved["features"]).all() and set(saved["labels"]) == set(range(10))
+    assert main(["embed", "--run", str(run_dir), "--split", "test", "--out", str(out)]) == 0
+    with np.load(out) as saved:
+        assert saved["features"].shape == (360, 16)
+
+
+def _bad_npz(tmp_path: Path) -> Path:
+    path = tmp_path / "flat.npz"
+    np.savez(path, images=np.zeros((10, 64), np.uint8), labels=np.zeros(10, int))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["train", "--data", "npz:{tmp}/absent.npz", "--out", "{tmp}/o"], "file not found"),
+        (["train", "--data", "npz:{bad}", "--out", "{tmp}/o"], "expected N x H x W"),
+        (["train", "--data", "folder:{tmp}/none", "--out", "{tmp}/o"], "folder not found"),
+        (["train", "--kernel", "gaussianish", "--out", "{tmp}/o"], "unknown kernel"),
+        (["train", "--kernel", "laplacian:t=-1", "--out", "{tmp}/o"], "t must be"),
+        (["train", "--set", "optim.lrate=1", "--out", "{tmp}/o"], "unknown setting"),
+        (["train", "--set", "optim.lr=-0.1", "--out", "{tmp}/o"], "optim.lr"),
+        (["train", "--epochs", "0", "--out", "{tmp}/o"], "--epochs must be"),
+        (["train", "--config", "{tmp}/absent.yaml", "--out", "{tmp}/o"], "config file"),
+        (["train", "--resume", "--out", "{tmp}/o"], "no checkpoint.pt"),
+        (["train", "--set", "augment.preset=vector", "--out", "{tmp}/o"], "is for vectors"),
+        (["embed", "--run", "{tmp}/norun", "--out", "{tmp}/f.npz"], "not found"),
+        (["demo", "--out", "{tmp}/o", "--epochs", "-1"], "--epochs must be"),
+    ],
+)
+def test_bad_inputs_exit_2_with_one_line(
+    args: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = _bad_npz(tmp_path)
+    argv = [a.format(tmp=tmp_path, bad=bad) for a in args]
+    assert main([*argv, "--quiet"] if argv[0] == "train" else argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err and "Traceback" not in err
+
+
+def test_corrupt_checkpoint_is_one_clear_line(
+    run_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "config.yaml").write_text((run_dir / "config.yaml").read_text())
+    data = (run_dir / "checkpoint.pt").read_bytes()
+    (broken / "checkpoint.pt").write_bytes(data[: len(data) // 3])
+    assert main(["train", "--out", str(broken), "--resume", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "truncated or not a contrastlab checkpoint" in err
+    assert main(["embed", "--run", str(broken), "--out", str(tmp_path / "f.npz")]) == 2
+    assert "truncated" in capsys.readouterr().err
+
+
+def test_demo_tiny(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "demo"
+    assert main(["demo", "--out", str(out), "--epochs", "1", "--quiet", *TINY]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert set(metrics["runs"]) == {"cosine", "student_t"}
+    for run in metrics["runs"].values():
+        assert set(run["final"]) == {"knn_top1_k20", "knn_top1_k200", "linear_top1"}
+        assert run["epochs"] == 1 and run["images_per_second"] > 0 and run["seconds"] > 0
+    assert set(metrics["raw_pixels"]) == {"knn_top1_k20", "knn_top1_k200", "linear_top1"}
+    assert metrics["raw_pixels"]["knn_top1_k20"] > 0.9  # raw-pixel kNN on digits is strong
+    html = (out / "report.html").read_text()
+    assert "raw pixels" in html and "<img" in html
+    assert "student_t" in capsys.readouterr().out
+
+
+def test_unlabelled_images_and_labelled_vectors(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    images = tmp_path / "unlabelled.npz"
+    np.savez(images, images=rng.integers(0, 256, (40, 10, 10), dtype=np.uint8))
+    out = tmp_path / "u"
+    assert (
+        main(
+            [
+                "train",
+                "--data",
+                f"npz:{images}",
+                "--out",
+                str(out),
+                "--epochs",
+                "1",
+                "--batch-size",
+                "16",
+                "--quiet",
+                *TINY,
+            ]
+        )
+        == 0
+    )
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["final"] == {} and "no labels" in metrics["note"]
+    vectors = tmp_path / "vectors.npz"
+    np.savez(vectors, features=rng.normal(size=(60, 5)), labels=np.arange(60) % 3)
+    out = tmp_path / "v"
+    assert (
+        main(
+            [
+                "train",
+                "--data",
+                str(vectors),
+                "--out",
+                str(out),
+                "--epochs",
+                "2",
+                "--batch-size",
+                "16",
+                "--quiet",
+                "--set",
+                "train.threads=1",
+                "--set",
+                "augment.mixup=0.3",
+            ]
+        )
+        == 0
+    )
+    config = yaml.safe_load((out / "config.yaml").read_text())
+    assert config["model"]["backbone"] == "mlp" and config["augment"]["preset"] == "vector"
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert set(metrics["final"]) == {"knn_top1_k20", "knn_top1_k200", "linear_top1"}
+    assert "raw_features" in metrics
+
+
+def test_offline_machine_asked_for_a_torchvision_dataset(tmp_path: Path) -> None:
+    # Offline for real: every download goes to a closed port on this machine.
+    closed = "http://127.0.0.1:9"
+    env = {
+        **os.environ,
+        "https_proxy": closed,
+        "http_proxy": closed,
+        "HTTPS_PROXY": closed,
+        "HTTP_PROXY": closed,
+        "no_proxy": "",
+        "NO_PROXY": "",
+    }
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "contrastlab",
+            "train",
+            "--data",
+            "mnist",
+            "--out",
+            str(tmp_path / "o"),
+            "--set",
+            f"data.root={tmp_path / 'root'}",
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert result.returncode == 2
+    assert result.stderr.count("\n") == 1 and "download failed" in result.stderr
+    assert "offline?" in result.stderr and "Traceback" not in result.stderr

@@ -1,0 +1,103 @@
+"""Configuration: YAML files, overrides, the ``auto`` rules; every shipped config runs a step."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from contrastlab.data.sources import load_source
+from contrastlab.errors import InputError
+from contrastlab.train.checkpoint import load_checkpoint
+from contrastlab.train.config import AUTO, build_config, dump, resolve
+from contrastlab.train.trainer import train
+
+CONFIGS = sorted((Path(__file__).parents[2] / "configs").glob("*.yaml"))
+
+
+def test_yaml_then_set_then_flags(tmp_path: Path) -> None:
+    file = tmp_path / "c.yaml"
+    file.write_text("optim:\n  lr: 0.5\n  name: sgd\ntrain:\n  epochs: 7\n")
+    config = build_config(
+        file, ["optim.lr=0.25", "model.widths=[4, 8]"], **{"train.epochs": 3, "data.source": None}
+    )
+    assert config["optim"]["lr"] == 0.25 and config["optim"]["name"] == "sgd"
+    assert config["train"]["epochs"] == 3 and config["model"]["widths"] == [4, 8]
+    assert config["data"]["source"] == "digits"
+    file.write_text("optim:\n  learning_rate: 0.5\n")
+    with pytest.raises(InputError, match="unknown setting 'optim.learning_rate'"):
+        build_config(file)
+    file.write_text("- just\n- a list\n")
+    with pytest.raises(InputError, match="expected a mapping"):
+        build_config(file)
+    with pytest.raises(InputError, match="not found"):
+        build_config(tmp_path / "absent.yaml")
+    with pytest.raises(InputError, match="unknown setting"):
+        build_config(None, ["optim.momentun=0.5"])
+
+
+def test_auto_rules_follow_the_data(tmp_path: Path) -> None:
+    digits = load_source("digits")
+    config = resolve(build_config(), digits, "cpu")
+    assert (
+        config["model"]["backbone"] == "small_cnn" and config["augment"]["preset"] == "small_gray"
+    )
+    assert config["train"]["epochs"] == round(300_000 / 1437)
+    assert config["optim"]["name"] == "adamw" and config["optim"]["lr"] == pytest.approx(2e-3)
+    assert AUTO not in dump(config)
+    assert len(config["augment"]["mean"]) == 1 and 0 < config["augment"]["std"][0] < 1
+    path = tmp_path / "c.npz"
+    rng = np.random.default_rng(0)
+    np.savez(
+        path, images=rng.integers(0, 256, (40, 32, 32, 3), dtype=np.uint8), labels=np.arange(40) % 2
+    )
+    colour = resolve(
+        build_config(None, ["optim.batch_size=64"]), load_source(f"npz:{path}"), "cuda", 2
+    )
+    assert colour["model"]["backbone"] == "resnet18" and colour["model"]["cifar_stem"] is True
+    assert colour["augment"]["preset"] == "cifar" and colour["train"]["epochs"] == 100
+    assert colour["optim"]["batch_size"] == 32  # capped at the 32 training images
+    with pytest.raises(InputError, match="not divisible"):
+        resolve(build_config(None, ["optim.batch_size=15"]), digits, "cpu", 2)
+    with pytest.raises(InputError, match="optim.lr must be a number"):
+        resolve(build_config(None, ["optim.lr=-1"]), digits, "cpu")
+    with pytest.raises(InputError, match="train.epochs must be a whole number"):
+        resolve(build_config(None, ["train.epochs=0"]), digits, "cpu")
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=[p.stem for p in CONFIGS])
+def test_each_shipped_config_runs_one_step(path: Path, tmp_path: Path) -> None:
+    recipe = yaml.safe_load(path.read_text())
+    assert recipe["model"]["backbone"] == "resnet18" and recipe["optim"]["name"] == "lars"
+    rng = np.random.default_rng(0)
+    data = tmp_path / "tiny.npz"
+    np.savez(
+        data,
+        images=rng.integers(0, 256, (10, 8, 8, 3), dtype=np.uint8),
+        labels=np.arange(10) % 2,
+        test_images=rng.integers(0, 256, (4, 8, 8, 3), dtype=np.uint8),
+        test_labels=np.arange(4) % 2,
+    )
+    config = build_config(
+        path,
+        [
+            "train.progress=false",
+            "eval.linear_probe=false",
+            "eval.raw_baseline=false",
+            "monitor.knn=false",
+        ],
+        **{"data.source": f"npz:{data}", "optim.batch_size": 8, "train.epochs": 1},
+    )
+    metrics = train(config, tmp_path / "run", log=lambda _: None)
+    assert metrics["history"][0]["step"] == 1 and np.isfinite(metrics["history"][0]["loss"])
+    state = load_checkpoint(tmp_path / "run" / "checkpoint.pt")
+    assert state["epoch"] == 1
+    assert all(torch.isfinite(v).all() for v in state["model"].values() if v.is_floating_point())
+    written = yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())
+    assert (
+        written["loss"]["kernel"] == recipe["loss"]["kernel"]
+        and written["model"]["projector_layers"] == 3
+    )
