@@ -17,11 +17,16 @@ import math
 import torch
 from torch import Tensor, nn
 
-from contrastlab.kernels import Concat, Cosine, Kernel
+from contrastlab.kernels import Concat, Kernel
 from contrastlab.losses.checks import check_pair, compute_dtype
 from contrastlab.losses.distributed import gather_with_grad, world
 from contrastlab.losses.engine import EngineOptions, Path, Strategy, softmax_contrastive_loss
-from contrastlab.losses.infonce import full_precision, normalise, resolve_kernel
+from contrastlab.losses.infonce import (
+    check_normalize,
+    full_precision,
+    normalise,
+    resolve_kernel,
+)
 
 MAX_LOGIT_SCALE = math.log(100.0)
 
@@ -47,9 +52,7 @@ class KernelCLIPLoss(nn.Module):
     ) -> None:
         super().__init__()
         self.kernel = resolve_kernel(kernel)
-        if normalize is False and isinstance(self.kernel, Cosine):
-            raise ValueError("normalize=False is not possible with Cosine: cosine normalises")
-        self.normalize = normalize
+        self.normalize = check_normalize(self.kernel, normalize)
         self.options = EngineOptions(path=path, block_size=block_size, backward=backward)
         self.gather_distributed = gather_distributed
         self.logit_scale = nn.Parameter(torch.zeros(())) if learnable_temperature else None

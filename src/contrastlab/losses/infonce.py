@@ -38,6 +38,15 @@ def resolve_kernel(kernel: Kernel | str | None) -> Kernel:
     return kernel
 
 
+def check_normalize(kernel: Kernel, normalize: bool | None) -> bool | None:
+    """Validate a loss's ``normalize`` option against its kernel and return it."""
+    if normalize not in (None, True, False):
+        raise ValueError(f"normalize must be None, True or False, got {normalize!r}")
+    if normalize is False and isinstance(kernel, Cosine):
+        raise ValueError("normalize=False is not possible with Cosine: cosine normalises")
+    return normalize
+
+
 @contextlib.contextmanager
 def full_precision(device: torch.device) -> Iterator[None]:
     """Disable autocast so distances, kernels and logsumexp run in float32 (or float64)."""
@@ -93,11 +102,7 @@ class KernelInfoNCE(nn.Module):
     ) -> None:
         super().__init__()
         self.kernel = resolve_kernel(kernel)
-        if normalize is False and isinstance(self.kernel, Cosine):
-            raise ValueError("normalize=False is not possible with Cosine: cosine normalises")
-        if normalize not in (None, True, False):
-            raise ValueError(f"normalize must be None, True or False, got {normalize!r}")
-        self.normalize = normalize
+        self.normalize = check_normalize(self.kernel, normalize)
         self.options = EngineOptions(path=path, block_size=block_size, backward=backward)
         self.gather_distributed = gather_distributed
 
@@ -141,8 +146,7 @@ class LossSum(nn.Module):
             kernel, weight = resolve_kernel(item[0]), item[1]
             if not isinstance(weight, (int, float)) or not weight > 0:
                 raise ValueError(f"LossSum: weights must be > 0, got {weight!r}")
-            if normalize is False and isinstance(kernel, Cosine):
-                raise ValueError("normalize=False is not possible with Cosine: cosine normalises")
+            check_normalize(kernel, normalize)
             resolved.append((kernel, float(weight)))
         self.terms = resolved
         self.normalize = normalize
