@@ -7,8 +7,7 @@ Inputs ``X, y`` accept numpy arrays or torch tensors.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from contrastlab._lazy import lazy_names
 
 # public name -> submodule that defines it
 _NAMES: dict[str, str] = {
@@ -53,15 +52,4 @@ _NAMES: dict[str, str] = {
     "kmeans_labels": "graphs",
 }
 
-__all__ = sorted(_NAMES)
-
-
-def __getattr__(name: str) -> Any:
-    if name in _NAMES:
-        module = importlib.import_module(f"contrastlab.analysis.{_NAMES[name]}")
-        return getattr(module, name)
-    raise AttributeError(f"module 'contrastlab.analysis' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__, __all__ = lazy_names(__name__, _NAMES)

@@ -248,7 +248,7 @@ class _Blockwise(torch.autograd.Function):
         grad_p = [torch.zeros_like(p) for p in params]
         c_leaf = candidates.detach().requires_grad_(True)
         p_leaves = [p.detach().requires_grad_(True) for p in params]
-        scale = grad_output.item() / n
+        scale = 1.0 / n
         for start in range(0, n, rows):
             stop = min(start + rows, n)
             pos = positive[start:stop]
@@ -267,4 +267,5 @@ class _Blockwise(torch.autograd.Function):
             grad_c += grads[1]
             for acc, g in zip(grad_p, grads[2:]):
                 acc += g
-        return (grad_a, grad_c, None, None, None, None, *grad_p)
+        scaled = [g * grad_output for g in (grad_a, grad_c, *grad_p)]
+        return (scaled[0], scaled[1], None, None, None, None, *scaled[2:])

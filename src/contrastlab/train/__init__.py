@@ -11,8 +11,7 @@ Names load from their submodules on first use, so importing one piece stays ligh
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from contrastlab._lazy import lazy_names
 
 _NAMES: dict[str, str] = {
     "train": "trainer",
@@ -30,15 +29,4 @@ _NAMES: dict[str, str] = {
     "evaluate_backbone": "evaluate",
 }
 
-__all__ = sorted(_NAMES)
-
-
-def __getattr__(name: str) -> Any:
-    if name in _NAMES:
-        module = importlib.import_module(f"contrastlab.train.{_NAMES[name]}")
-        return getattr(module, name)
-    raise AttributeError(f"module 'contrastlab.train' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__, __all__ = lazy_names(__name__, _NAMES)
