@@ -29,6 +29,14 @@ def test_lists_parse_as_yaml():
     assert parse_override("ks=[1, 10, 100]") == ("ks", [1, 10, 100])
 
 
+def test_exponent_notation_is_a_number():
+    # YAML 1.1 would read these as strings.
+    assert parse_override("lr=1e-3") == ("lr", 0.001)
+    assert parse_override("lrs=[2E5, -1e-2, 3.5e1]") == ("lrs", [200000.0, -0.01, 35.0])
+    assert parse_override("name=e5") == ("name", "e5")
+    assert apply_overrides(DEFAULTS, ["lr=5e-4"])["lr"] == 0.0005
+
+
 @pytest.mark.parametrize(
     "override, message",
     [

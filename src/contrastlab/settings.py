@@ -8,6 +8,7 @@ never silently does nothing.
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -25,7 +26,21 @@ def parse_override(text: str) -> tuple[str, Any]:
         value = yaml.safe_load(raw) if raw.strip() else ""
     except yaml.YAMLError as err:
         raise InputError(f"--set {key}: cannot parse value {raw!r}") from err
-    return key.strip(), value
+    return key.strip(), _exponent_floats(value)
+
+
+# YAML 1.1 reads "1e-3" (no dot in the mantissa) as a string; users mean a number.
+_EXPONENT_FLOAT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
+
+
+def _exponent_floats(value: Any) -> Any:
+    if isinstance(value, str) and _EXPONENT_FLOAT.fullmatch(value.strip()):
+        return float(value)
+    if isinstance(value, list):
+        return [_exponent_floats(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _exponent_floats(v) for k, v in value.items()}
+    return value
 
 
 def apply_overrides(settings: Mapping[str, Any], overrides: Iterable[str]) -> dict[str, Any]:

@@ -23,8 +23,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="output .npz file")
 
 
-def embed(run: Path, data_source: str | None, split: str = "all") -> tuple[np.ndarray, np.ndarray]:
-    """Features and labels (-1 where unlabelled) of ``data_source`` under the run's backbone."""
+def embed(
+    run: Path, data_source: str | None, split: str = "all", checkpoint: Path | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Features and labels (-1 where unlabelled) of ``data_source`` under the run's backbone.
+
+    ``checkpoint`` picks another weights file of the run (e.g. ``snapshots/epoch_0010.pt``)
+    instead of its final ``checkpoint.pt``.
+    """
     from contrastlab.train.checkpoint import load_checkpoint
     from contrastlab.train.components import build_kernel, build_model, build_transforms
     from contrastlab.train.config import CONFIG_FILE_NAME, default_config, load_config_file, merge
@@ -34,7 +40,7 @@ def embed(run: Path, data_source: str | None, split: str = "all") -> tuple[np.nd
     if not run.is_dir():
         raise InputError(f"run folder {run} not found")
     config = merge(default_config(), load_config_file(run / CONFIG_FILE_NAME))
-    state = load_checkpoint(run / CHECKPOINT)
+    state = load_checkpoint(checkpoint if checkpoint is not None else run / CHECKPOINT)
     if data_source is not None:
         config["data"]["source"] = data_source
     data = load_data(config)

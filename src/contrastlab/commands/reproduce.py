@@ -19,6 +19,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="output folder")
     parser.add_argument("--quick", action="store_true", help="smaller settings, about a minute")
     parser.add_argument(
+        "--data",
+        metavar="SRC",
+        help="data source for experiments trained on data (clusters, rld, sne, kernels): "
+        "digits, npz:PATH, folder:PATH or a torchvision name",
+    )
+    parser.add_argument(
         "--set",
         dest="overrides",
         action="append",
@@ -37,12 +43,21 @@ def _load(name: str) -> Any:
         raise
 
 
-def run_experiment(name: str, out: Path, quick: bool, overrides: list[str]) -> dict[str, Any]:
-    """Run one experiment and write its folder; returns the metrics written."""
+def run_experiment(
+    name: str, out: Path, quick: bool, overrides: list[str], data: str | None = None
+) -> dict[str, Any]:
+    """Run one experiment and write its folder; returns the metrics written.
+
+    ``data`` sets the ``data`` setting of experiments that train on a data source.
+    """
     module = _load(name)
     settings = dict(module.DEFAULTS)
     if quick:
         settings.update(module.QUICK)
+    if data is not None:
+        if "data" not in settings:
+            raise InputError(f"experiment {name!r} does not take --data (its data are generated)")
+        settings["data"] = data
     settings = apply_overrides(settings, overrides)
     start = time.perf_counter()
     result = module.run(settings)
@@ -66,6 +81,10 @@ def run_experiment(name: str, out: Path, quick: bool, overrides: list[str]) -> d
     return metrics
 
 
+def _takes_data(name: str) -> bool:
+    return "data" in _load(name).DEFAULTS
+
+
 def run(args: argparse.Namespace) -> int:
     names = list(EXPERIMENTS) if args.name == "all" else [args.name]
     if args.name != "all" and args.name not in EXPERIMENTS:
@@ -76,7 +95,10 @@ def run(args: argparse.Namespace) -> int:
     summary: dict[str, Any] = {}
     for name in names:
         target = out / name if len(names) > 1 else out
-        metrics = run_experiment(name, target, args.quick, args.overrides)
+        takes_data = args.data is not None and (len(names) == 1 or _takes_data(name))
+        metrics = run_experiment(
+            name, target, args.quick, args.overrides, args.data if takes_data else None
+        )
         summary[name] = metrics["claims"]
         for claim in metrics["claims"]:
             verdict = "supported" if claim["supported"] else "NOT supported"

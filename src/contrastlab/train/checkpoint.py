@@ -100,3 +100,29 @@ def restore_rng_states(states: dict[str, Any]) -> None:
     )
     version, internal, gauss = states["python"]
     random.setstate((version, tuple(internal), gauss))
+
+
+def initialise_from(model: torch.nn.Module, source: str | os.PathLike[str]) -> list[str]:
+    """Copy into ``model`` every tensor of a checkpoint whose name and shape match.
+
+    Args:
+        model: the freshly built model.
+        source: a checkpoint file, or a run folder holding ``checkpoint.pt``.
+
+    Returns:
+        The names of the model's tensors left at their fresh initialisation (for example a last
+        projector layer whose output size changed).
+
+    Raises:
+        InputError: the checkpoint cannot be read, or no tensor of it fits the model.
+    """
+    path = Path(source)
+    if path.is_dir():
+        path = path / "checkpoint.pt"
+    saved = load_checkpoint(path)["model"]
+    own = model.state_dict()
+    fitting = {k: v for k, v in saved.items() if k in own and own[k].shape == v.shape}
+    if not fitting:
+        raise InputError(f"model.init_from {path}: no tensor of that checkpoint fits this model")
+    model.load_state_dict(fitting, strict=False)
+    return [k for k in own if k not in fitting]

@@ -18,6 +18,11 @@ Rules for ``auto`` (documented choices, not taken from a paper):
   a CPU (between 10 and 300 epochs; 4,000 MNIST images -> 75 epochs, 1,437 digits -> 200), so a
   default run on a few thousand small images ends within minutes on two cores; 100 epochs on a GPU.
 * ``monitor.every``: about ten monitor points over the run.
+* ``model.init_from``: a checkpoint file or run folder whose tensors initialise the model where
+  names and shapes match (the rest, e.g. a resized last projector layer, start fresh); used by
+  ``embed2d``'s second stage (t-SimCNE shrinks a trained 128-d output to 2-d).
+* ``train.save_epochs``: epochs after which a model-only snapshot is kept as
+  ``snapshots/epoch_NNNN.pt`` (for diagnostics across training); ``[]`` keeps none.
 * ``eval.raw_baseline``: the same kNN and linear probe on raw pixels (or raw vectors) beside the
   learned features, when the training set has at most 20,000 samples of at most 4,096 values
   (the probe's grid search on raw inputs grows with both).
@@ -76,6 +81,7 @@ DEFAULTS: dict[str, Any] = {
         "projector_dim": 128,
         "projector_layers": 2,
         "sync_batchnorm": False,
+        "init_from": None,
     },
     "loss": {"kernel": "cosine", "block_size": None},
     "optim": {
@@ -97,6 +103,7 @@ DEFAULTS: dict[str, Any] = {
         "threads": None,
         "progress": True,
         "checkpoint_every": 1,
+        "save_epochs": [],
     },
     "monitor": {
         "every": AUTO,
@@ -245,6 +252,12 @@ def resolve(
     if monitor["every"] == AUTO:
         monitor["every"] = max(1, math.ceil(epochs / 10))
     _positive_int(monitor["every"], "monitor.every")
+    saves = train["save_epochs"] or []
+    if not isinstance(saves, (list, tuple)) or any(
+        isinstance(e, bool) or not isinstance(e, int) or not 1 <= e <= epochs for e in saves
+    ):
+        raise InputError(f"train.save_epochs must list epochs in 1..{epochs}, got {saves!r}")
+    train["save_epochs"] = sorted(set(saves))
     for name in ("lr", "weight_decay", "momentum"):
         value = optim[name]
         if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:

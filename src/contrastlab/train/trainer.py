@@ -30,6 +30,7 @@ from contrastlab.data.sources import DataSplit, load_source
 from contrastlab.errors import InputError
 from contrastlab.train import config as config_lib
 from contrastlab.train.checkpoint import (
+    initialise_from,
     load_checkpoint,
     restore_rng_states,
     rng_states,
@@ -44,6 +45,7 @@ from contrastlab.train.optim import build_optimizer, parameter_groups, warmup_co
 CHECKPOINT = "checkpoint.pt"
 CONFIG = config_lib.CONFIG_FILE_NAME
 HISTORY = "metrics.jsonl"
+SNAPSHOTS = "snapshots"
 DEVICE_DATA_BYTES = 2 * 1024**3
 
 
@@ -134,6 +136,9 @@ def _train(
     augment, eval_transform = build_transforms(cfg, is_image, feature_std)
     augment, eval_transform = augment.to(device), eval_transform.to(device)
     model = build_model(cfg, data.sample_shape, kernel)
+    if cfg["model"]["init_from"] and not resume:
+        fresh = initialise_from(model, cfg["model"]["init_from"])
+        log(f"initialised from {cfg['model']['init_from']}; fresh: {', '.join(fresh) or 'none'}")
     if cfg["model"]["sync_batchnorm"] and runtime.distributed and device.type == "cuda":
         model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
     model.to(device)
@@ -183,6 +188,8 @@ def _train(
     elif runtime.is_main:
         out.mkdir(parents=True, exist_ok=True)
         (out / HISTORY).unlink(missing_ok=True)
+        for stale in (out / SNAPSHOTS).glob("epoch_*.pt"):
+            stale.unlink()
     if runtime.is_main:
         (out / CONFIG).write_text(config_lib.dump(cfg))
         write_history(out / HISTORY, history)
@@ -311,6 +318,11 @@ def _train(
                         "scaler": scaler.state_dict(),
                         "rng": all_rng,
                     },
+                )
+            if epoch + 1 in cfg["train"]["save_epochs"]:
+                save_checkpoint(
+                    out / SNAPSHOTS / f"epoch_{epoch + 1:04d}.pt",
+                    {"epoch": epoch + 1, "model": model.state_dict()},
                 )
         else:
             history.append(record)
