@@ -181,3 +181,14 @@ def test_knn_approximation_close_at_small_t():
     X = centres[rng.integers(0, 8, 400) + 8 * y] + 0.1 * rng.normal(size=(400, 8))
     exact = rld(X, y, t=0.05)
     assert rld_knn(X, y, t=0.05, k=100) == pytest.approx(exact, abs=0.02)
+
+
+@pytest.mark.parametrize("n, block", [(4097, 2048), (1001, 100), (7, 3), (2049, None)])
+def test_compiled_tiles_never_have_one_row(n, block):
+    # dynamo specialises on size-1 dimensions, so a one-row tile would compile every pass again
+    from contrastlab.analysis.density import _resolve, _tiles
+
+    chosen, _, compiled = _resolve(n, block, "float32", True)
+    assert compiled
+    sizes = {rows.stop - rows.start for rows, _, _ in _tiles(n, chosen)}
+    assert min(sizes) >= 2

@@ -8,7 +8,8 @@ Reported alongside the absolute figures (the machines are shared, so they drift)
   cannot avoid (one pass of tile products timed here, times three);
 - ``eager / fused``: eager over ``torch.compile``-fused tile work on a subsample, same process;
 - the float32 result's distance from float64 on a subsample (exactness of the fast path);
-- the compile time (or inductor cache load), timed apart on a small input first;
+- the RLD time is that of the first call in the process, so it includes ``torch.compile`` (or
+  loading inductor's on-disk cache), as a user's first call does;
 - wall and CPU seconds of the run (CPU time drifts less on a shared machine);
 - peak resident memory during the RLD run (``VmHWM`` after resetting it, Linux), and how much
   of it lies above the process before the run: importing this torch build alone holds about
@@ -138,14 +139,8 @@ def run(args: argparse.Namespace) -> int:
     floor, floor_cpu = 3 * floor, 3 * floor_cpu
     print(f"product floor (3 passes of tile products): {floor:.1f} s wall, {floor_cpu:.1f} s CPU")
 
-    compile_seconds = 0.0
-    if use_compile:  # compile, or load inductor's cache, on a small input first
-        warm = min(args.n, 2 * block + 1)  # full and partial tiles
-        _, compile_seconds, _ = _timed(
-            rld_profile, X[:warm], y[:warm], args.ts, block, precision="float32", compile=True
-        )
-        print(f"compile / cache load (on {warm} rows): {compile_seconds:.1f} s", flush=True)
-
+    # No warm-up: the first call pays for torch.compile (or loading inductor's cache), as a
+    # user's first call does, and the target counts it.
     peak_reset = _reset_peak()
     rss_before = _status_mb("VmRSS")
     profile, wall, cpu = _timed(
@@ -153,7 +148,8 @@ def run(args: argparse.Namespace) -> int:
     )
     peak = _status_mb("VmHWM") if peak_reset else float("nan")
     print(
-        f"exact RLD at t={args.ts}: {wall:.1f} s wall, {cpu:.1f} s CPU "
+        f"exact RLD at t={args.ts}, first call (compile included): {wall:.1f} s wall, "
+        f"{cpu:.1f} s CPU "
         f"({wall / floor:.2f}x the product floor's wall time, {cpu / floor_cpu:.2f}x its CPU "
         f"time), compiled={profile.info['compiled']}; peak RSS {peak:.0f} MB, "
         f"{peak - rss_before:.0f} MB above the {rss_before:.0f} MB before the run",
@@ -165,7 +161,6 @@ def run(args: argparse.Namespace) -> int:
         {
             "rld_seconds": wall,
             "rld_cpu_seconds": cpu,
-            "compile_seconds": compile_seconds,
             "product_floor_seconds": floor,
             "product_floor_cpu_seconds": floor_cpu,
             "rld_over_floor": wall / floor,
@@ -199,7 +194,7 @@ def run(args: argparse.Namespace) -> int:
     )
     verdict = {True: "met", False: "MISSED"}
     print(
-        f"targets: RLD incl. compile < 60 s {verdict[wall + compile_seconds < 60]}; "
+        f"targets: RLD incl. compile < 60 s {verdict[wall < 60]}; "
         f"RLD memory < 1 GB above the process {verdict[not peak - rss_before >= 1024]}; "
         f"purity < 60 s {verdict[purity_wall < 60]} "
         f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)"
