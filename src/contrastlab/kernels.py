@@ -558,15 +558,26 @@ def _even_split(dim: int, count: int) -> list[int]:
 
 
 def parse_kernel(text: str) -> Kernel:
-    """Parse a command-line kernel spec: ``"laplacian"`` or ``"student_t:nu=5,s=0.2"``."""
+    """Parse a command-line kernel spec: ``"laplacian"``, ``"student_t:nu=5,s=0.2"`` or
+    ``"concat:mode=loss,normalize=parts"``.
+
+    ``mode`` and ``normalize`` take words, ``dim`` a whole number, every other parameter a number.
+    """
     name, _, rest = text.partition(":")
     params: dict[str, Any] = {}
     for item in filter(None, (p.strip() for p in rest.split(","))):
-        key, sep, value = item.partition("=")
+        key, sep, raw = item.partition("=")
+        key, value = key.strip(), raw.strip()
         if not sep:
             raise ValueError(f"kernel parameter {item!r} is not key=value")
+        if key in _WORD_PARAMETERS:
+            params[key] = value
+            continue
         try:
-            params[key.strip()] = int(value) if key.strip() in ("dim",) else float(value)
+            params[key] = int(value) if key == "dim" else float(value)
         except ValueError as err:
-            raise ValueError(f"kernel parameter {key.strip()}: {value!r} is not a number") from err
+            raise ValueError(f"kernel parameter {key}: {value!r} is not a number") from err
     return from_name(name, **params)
+
+
+_WORD_PARAMETERS = ("mode", "normalize")

@@ -84,6 +84,16 @@ def test_parse_kernel(text, reference_kernel) -> None:
     assert_close(got, expected, 1e-12, text)
 
 
+def test_parse_kernel_takes_words_for_concat_mode_and_normalize() -> None:
+    kernel = kernels.parse_kernel("concat:mode=loss,normalize=parts,dim=16")
+    assert isinstance(kernel, kernels.Concat)
+    assert (kernel.mode, kernel.normalize, tuple(kernel.split)) == ("loss", "parts", (8, 8))
+    with pytest.raises(ValueError, match="mode"):
+        kernels.parse_kernel("concat:mode=sideways")
+    with pytest.raises(ValueError, match="t: 'hot' is not a number"):
+        kernels.parse_kernel("cosine:t=hot")
+
+
 def test_from_name_mixtures_default_to_the_papers_sums() -> None:
     x, y = _rows(4, 128, 76), _rows(5, 128, 77)
     simple_sum = kernels.from_name("kernel_sum")
