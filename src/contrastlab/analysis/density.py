@@ -190,7 +190,7 @@ def _make_pass3(plan: Plan) -> Callable[..., tuple[Tensor, Tensor]]:
 
 # Recompute cheap pointwise values inside each fused loop rather than storing them to memory:
 # the tile kernels are bandwidth-bound otherwise.
-_INDUCTOR = {"realize_reads_threshold": 10**6, "realize_opcount_threshold": 10**6}
+_INDUCTOR: dict[str, Any] = {"realize_reads_threshold": 10**6, "realize_opcount_threshold": 10**6}
 
 
 class _TileOps:
@@ -232,7 +232,7 @@ class _TileOps:
                     )
                     self._COMPILED[key] = fn
                 # one dynamic graph per pass: no size equalities assumed between arguments
-                with fx_config.patch(use_duck_shape=False):
+                with fx_config.patch(use_duck_shape=False):  # type: ignore[attr-defined]
                     return fn(*args)
             except Exception as err:  # noqa: BLE001 - any compiler failure falls back
                 warnings.warn(
@@ -269,10 +269,10 @@ def _rows(features: np.ndarray, normalize: bool, dtype: torch.dtype) -> tuple[Te
     """Rows (unit if ``normalize``) and their squared norms (exactly 1 when unit)."""
     X = features.astype(np.float64)
     if normalize:
-        Z = l2_normalise(X)
-        return torch.from_numpy(Z).to(dtype).contiguous(), torch.ones(len(Z), dtype=dtype)
-    Z = torch.from_numpy(X).to(dtype).contiguous()
-    return Z, (Z * Z).sum(dim=1)
+        unit = torch.from_numpy(l2_normalise(X)).to(dtype).contiguous()
+        return unit, torch.ones(len(unit), dtype=dtype)
+    rows = torch.from_numpy(X).to(dtype).contiguous()
+    return rows, (rows * rows).sum(dim=1)
 
 
 @dataclass(frozen=True)

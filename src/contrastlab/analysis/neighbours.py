@@ -47,7 +47,7 @@ _QUERY_CHUNK_ELEMENTS = 8_000_000  # rows * k per search call: ~100 MB of result
 def _index(base: np.ndarray) -> Any:
     import faiss
 
-    index = faiss.IndexFlatIP(base.shape[1])
+    index: Any = faiss.IndexFlatIP(base.shape[1])
     if getattr(faiss, "get_num_gpus", lambda: 0)() > 0:  # faiss-gpu builds: same exact search
         index = faiss.index_cpu_to_all_gpus(index)
     index.add(np.ascontiguousarray(base, dtype=np.float32))
