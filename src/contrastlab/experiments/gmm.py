@@ -72,6 +72,7 @@ DEFAULTS: dict[str, Any] = {
     "clip_dims": [20, 30],  # (D_a, D_b)
     "clip_noise": [0.0, 0.3],  # at the base anisotropy: the points of the claim
     "clip_anisotropy_diagnostic": [1.0, 10.0],  # extra CLIP points (noise 0), not in the rule
+    "clip_whiten": True,  # precondition each modality (see _clip_point); false: raw inputs
 }
 QUICK: dict[str, Any] = {
     "seeds": 3,
@@ -188,8 +189,21 @@ def _clip_point(
         seed=seed,
     )
 
+    # Preconditioning (clip_whiten): z = A (W x) with W = C^-1/2, C each modality's covariance
+    # estimated from n_fit unlabelled pairs. The encoders are linear without bias, so A W ranges
+    # over the same maps as A and the CLIP minimiser is unchanged; only the optimiser's path is.
+    # Without it, at anisotropy 100 Adam never left the random start (measured on this
+    # experiment's quick settings, seed 0: loss 4.98 above the uninformative log B = 4.85,
+    # containment 0.26 / 0.21 against random 0.34 / 0.23, also after 3,000 steps), because the
+    # 100x nuisance variance drowns the class signal that both encoders must find together.
+    fit_a, fit_b, _ = paired.pairs(int(settings["n_fit"]), np.random.default_rng([seed, 3]), noise)
+    whiten = [_inverse_sqrt_covariance(x) for x in (fit_a, fit_b)]
+    if not settings["clip_whiten"]:
+        whiten = [np.eye(dim_a), np.eye(dim_b)]
+
     def sampler(n: int, r: np.random.Generator) -> tuple[Array, Array]:
-        return paired.pairs(n, r, noise)[:2]
+        x_a, x_b, _ = paired.pairs(n, r, noise)
+        return x_a @ whiten[0], x_b @ whiten[1]
 
     trained = train_linear_clip(
         sampler,
@@ -202,6 +216,9 @@ def _clip_point(
         lr=float(settings["lr"]),
         seed=seed,
     )
+    # the encoders in input coordinates: z = A W x (W symmetric)
+    trained.weights[0] = trained.weights[0] @ whiten[0]
+    trained.weights[1] = trained.weights[1] @ whiten[1]
     rng = np.random.default_rng([seed, 2])
     trained_loss, oracle_loss = _clip_losses(
         paired, trained.weights, _kernel(settings), noise, int(settings["batch_size"]), rng
@@ -229,6 +246,12 @@ def _clip_point(
                 "containment": align.containment,
             }
     return out
+
+
+def _inverse_sqrt_covariance(x: Array) -> Array:
+    """``C^-1/2`` of the sample covariance of the rows of ``x`` (symmetric)."""
+    values, vectors = np.linalg.eigh(np.cov(x, rowvar=False))
+    return (vectors / np.sqrt(np.maximum(values, 1e-12 * values.max()))) @ vectors.T
 
 
 def _clip_losses(
@@ -297,6 +320,8 @@ def _check(settings: dict[str, Any]) -> None:
         raise InputError(f"rank: must be in [1, dim], got {settings['rank']!r}")
     if settings["batch_size"] < 2:
         raise InputError("batch_size: InfoNCE needs at least 2 pairs per batch")
+    if not isinstance(settings["clip_whiten"], bool):
+        raise InputError(f"clip_whiten: expected true or false, got {settings['clip_whiten']!r}")
     lists = ("sweep_anisotropy", "sweep_dim", "sweep_noise", "sweep_samples", "clip_noise")
     for key in (*lists, "clip_anisotropy_diagnostic"):
         if not isinstance(settings[key], list):
@@ -635,6 +660,18 @@ def _report(
         "subspaces; pairs share the component (noisy as above); two linear encoders trained with "
         "losses.KernelCLIPLoss."
     )
+    if settings["clip_whiten"]:
+        rep.text(
+            "Each modality's inputs are preconditioned by C^-1/2, C its covariance estimated from "
+            f"{settings['n_fit']} unlabelled pairs, and the encoders are reported in input "
+            "coordinates (A W). The encoders are linear without bias, so this changes only the "
+            "optimiser's path, not the set of maps or the CLIP minimiser. It was added after a "
+            "first version without it failed: at anisotropy 100 the raw-input encoders never left "
+            "their random start (quick settings, seed 0: loss 4.98 against the uninformative "
+            "log B = 4.85, containment 0.26 / 0.21 against random 0.34 / 0.23, also after 3,000 "
+            "steps), while at anisotropy 1 they reached containment 0.99. Run with "
+            "--set clip_whiten=false to see that result."
+        )
     rows = [
         [
             e["anisotropy"],
