@@ -138,3 +138,17 @@ def test_fisher_encoders_beat_random_ones_on_the_clip_loss():
         pg, random_weights, kernels.Cosine(0.2), 0.0, 64, rng, batches=5
     )
     assert fisher_loss < np.log(64) < random_loss
+
+
+def test_clip_preconditioner_whitens_and_is_symmetric():
+    from contrastlab.experiments.gmm import _inverse_sqrt_covariance
+
+    rng = np.random.default_rng(3)
+    x = (
+        rng.standard_normal((5000, 6))
+        @ np.diag([10.0, 3.0, 1.0, 1.0, 0.5, 0.1])
+        @ np.linalg.qr(rng.standard_normal((6, 6)))[0]
+    )
+    W = _inverse_sqrt_covariance(x)
+    np.testing.assert_allclose(W, W.T, atol=1e-12)
+    np.testing.assert_allclose(W @ np.cov(x, rowvar=False) @ W, np.eye(6), atol=1e-9)
