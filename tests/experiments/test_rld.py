@@ -1,0 +1,151 @@
+"""``reproduce rld`` end to end at tiny sizes, and the pieces its rules rest on."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from contrastlab import analysis
+from contrastlab.cli import main
+from contrastlab.experiments.rld import _purity_ceiling, _purity_fall
+
+CLAIM_IDS = ["toy_rld_values", "contrastive_locally_dense", "gcn_versus_linear"]
+TINY = [
+    "--set",
+    "epochs=2",
+    "--set",
+    "checkpoints=[1, 2]",
+    "--set",
+    "toy_points=40",
+    "--set",
+    "gcn_epochs=15",
+    "--set",
+    "batch_size=128",
+    "--set",
+    'train_overrides=["model.widths=[8, 16]", "model.projector_hidden=32", '
+    '"model.projector_dim=16"]',
+]
+
+
+def _check_metrics(metrics: dict) -> None:
+    assert [c["id"] for c in metrics["claims"]] == CLAIM_IDS
+    claims = {c["id"]: c for c in metrics["claims"]}
+    for claim in claims.values():
+        assert claim["rule"] and claim["evidence"] and isinstance(claim["supported"], bool)
+    assert set(metrics["toys"]) == {
+        "uniform_square",
+        "rings",
+        "lines",
+        "tiny_blobs",
+        "random_segments",
+        "gaussian_blobs",
+    }
+    con, sup = metrics["models"]["contrastive"], metrics["models"]["supervised"]
+    for model in (con, sup):
+        assert set(model["rld"]) == {"1.0", "0.5", "0.2", "0.1"}
+        assert set(model["probes"]) == {"linear", "knn", "gcn"}
+        assert set(model["checkpoints"]) == {"1", "2"}
+        assert model["checkpoints"]["2"]["rld"] == pytest.approx(list(model["rld"].values()))
+        assert model["checkpoints"]["2"]["calinski_harabasz"] == pytest.approx(
+            model["calinski_harabasz"]
+        )
+    # the verdicts follow from the evidence by the stated rules
+    gcn = claims["gcn_versus_linear"]["evidence"]
+    assert gcn["gcn_accuracy"] == con["probes"]["gcn"]["accuracy"]
+    assert gcn["linear_params"] == con["probes"]["linear"]["params"]
+    assert claims["gcn_versus_linear"]["supported"] == (
+        gcn["gcn_accuracy"] >= gcn["linear_accuracy"] and gcn["gcn_params"] < gcn["linear_params"]
+    )
+    local = claims["contrastive_locally_dense"]["evidence"]
+    assert local["ch_supervised"] == sup["calinski_harabasz"]
+    assert claims["contrastive_locally_dense"]["supported"] == (
+        local["ch_supervised"] > local["ch_contrastive"]
+        and local["relative_purity_fall_contrastive"] > local["relative_purity_fall_supervised"]
+        and local["rld_locality_contrastive"] > local["rld_locality_supervised"]
+    )
+
+
+def test_reproduce_rld_on_digits_end_to_end(tmp_path, capsys):
+    out = tmp_path / "rld"
+    assert main(["reproduce", "rld", "--quick", "--out", str(out), *TINY]) == 0
+    printed = capsys.readouterr().out
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["experiment"] == "rld" and metrics["settings"]["data"] == "digits"
+    assert metrics["checkpoint_epochs"] == [1, 2]
+    _check_metrics(metrics)
+    for claim_id in CLAIM_IDS:
+        assert claim_id in printed
+    toy = {c["id"]: c for c in metrics["claims"]}["toy_rld_values"]
+    # structureless labels: RLD about 0; one blob per class: near its 0.8 bound
+    assert abs(toy["evidence"]["rld_uniform_square"]) < 0.1
+    assert toy["evidence"]["rld_gaussian_blobs"] > 0.6
+    con = metrics["models"]["contrastive"]
+    assert con["test_size"] == 360 and con["dim"] == 16
+    assert set(con["purity"]) == {"1", "10", "100", "359"}  # 500 and 1000 capped at N - 1
+    assert con["relative_purity"]["359"] == pytest.approx(1.0)
+    html = (out / "report.html").read_text()
+    for heading in ("Toy sets", "Neighbour label purity", "Probes", "Across training", "Verdicts"):
+        assert heading in html
+    assert html.count("data:image/png;base64") == 4  # toys, RLD, purity, checkpoints
+
+
+def test_reproduce_rld_takes_another_data_source(tmp_path):
+    rng = np.random.default_rng(0)
+    means = 5.0 * np.eye(4, 12)
+    features = np.concatenate([rng.normal(m, 1.0, (50, 12)) for m in means]).astype(np.float32)
+    labels = np.repeat(np.arange(4), 50)
+    np.savez(tmp_path / "blobs.npz", features=features, labels=labels)
+    out = tmp_path / "rld"
+    source = f"npz:{tmp_path / 'blobs.npz'}"
+    args = ["reproduce", "rld", "--quick", "--out", str(out), "--data", source, *TINY]
+    assert main([*args, "--set", "checkpoints=[1]"]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["settings"]["data"] == source
+    assert metrics["checkpoint_epochs"] == [1, 2]  # the final epoch is always measured
+    assert metrics["models"]["supervised"]["test_size"] == 40
+    assert set(metrics["models"]["contrastive"]["checkpoints"]) == {"1", "2"}
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("epochs=0", "epochs"),
+        ("ts=[]", "ts"),
+        ("ts=[1, -0.1]", "ts"),
+        ("purity_ks=[0]", "purity_ks"),
+        ("gcn_t=0", "gcn_t"),
+        ("train_overrides=model.widths", "train_overrides"),
+    ],
+)
+def test_reproduce_rld_bad_settings(tmp_path, capsys, override, message):
+    code = main(["reproduce", "rld", "--quick", "--out", str(tmp_path), "--set", override])
+    assert code == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0]
+    assert not (tmp_path / "metrics.json").exists()
+
+
+def test_purity_ceiling_is_reached_by_perfectly_separated_classes():
+    # unequal classes far apart: every neighbour list fills with the own class first
+    rng = np.random.default_rng(1)
+    sizes = (5, 12, 30)
+    X = np.concatenate(
+        [rng.normal(0, 0.01, (n, 3)) + 10 * np.eye(3)[c] for c, n in enumerate(sizes)]
+    )
+    y = np.repeat(np.arange(3), sizes)
+    ks = [1, 4, 11, 20, 46]
+    ceiling = _purity_ceiling(y, ks)
+    # reference from the formula: mean over points of min(1, (n_c - 1) / k)
+    for k in ks:
+        expected = sum(n * min(1.0, (n - 1) / k) for n in sizes) / sum(sizes)
+        assert ceiling[k] == pytest.approx(expected, abs=1e-12)
+    assert analysis.neighbour_purity(X, y, ks) == pytest.approx(ceiling, abs=1e-12)
+    # at k = N - 1 any embedding reaches the ceiling, so the fall ignores that k
+    shuffled = rng.permutation(y)
+    assert analysis.neighbour_purity(X, shuffled, [46])[46] == pytest.approx(
+        _purity_ceiling(shuffled, [46])[46]
+    )
+    fall = _purity_fall({"relative_purity": {1: 0.9, 20: 0.6, 46: 1.0}, "test_size": 47})
+    assert fall == pytest.approx(0.3)
