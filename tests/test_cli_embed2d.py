@@ -1,0 +1,42 @@
+"""``contrastlab embed2d`` end to end at a tiny size, and its bad-input exits."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from contrastlab.cli import main
+
+
+def test_embed2d_cli_writes_metrics_and_report(tmp_path, capsys):
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    data = tmp_path / "tiny.npz"
+    np.savez(data, images=(digits.images[:150] * 255 / 16).astype(np.uint8),
+             labels=digits.target[:150])  # fmt: skip
+    out = tmp_path / "map"
+    code = main(["embed2d", "--data", str(data), "--out", str(out), "--epochs", "1", "--quiet",
+                 "--set", "batch_size=64", "--set", "tsne_iterations=30",
+                 "--set", "optim.weight_decay=0.0003"])  # fmt: skip
+    assert code == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["settings"]["stage1_epochs"] == metrics["settings"]["stage2_epochs"] == 1
+    assert 0.0 <= metrics["contrastive"]["knn_2d"] <= 1.0
+    assert metrics["tsne"]["ran"] is True
+    for stage in ("stage1_128d", "stage2_2d"):  # dotted --set keys reach both trainings
+        assert "weight_decay: 0.0003" in (out / stage / "config.yaml").read_text()
+    html = (out / "report.html").read_text()
+    assert html.count("<img") == 1 and "t-SNE" in html
+    assert "contrastive 2-D kNN" in capsys.readouterr().out
+
+
+def test_embed2d_cli_bad_input(tmp_path, capsys):
+    assert main(["embed2d", "--out", str(tmp_path), "--epochs", "0"]) == 2
+    assert "--epochs" in capsys.readouterr().err
+    assert main(["embed2d", "--data", str(tmp_path / "missing.npz"), "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "missing.npz" in err
+    assert main(["embed2d", "--out", str(tmp_path), "--set", "knn_k=-1"]) == 2
+    assert "knn_k" in capsys.readouterr().err
