@@ -81,3 +81,13 @@ def test_claims_table_lists_verdict_rule_and_evidence():
     assert columns == ["claim", "supported", "rule", "evidence"]
     assert rows == [["x_holds", True, "residual < 1e-9", "residual=1e-12"]]
     assert claim.to_json()["evidence"] == {"residual": 1e-12}
+
+
+def test_link_cells_are_anchors_with_escaped_text_and_target(tmp_path):
+    from contrastlab.report import Link
+
+    rep = Report("links")
+    rep.table(["where"], [[Link("a<b", 'x/"y".html')], ["<plain>"]])
+    page = rep.save(tmp_path).read_text()
+    assert '<a href="x/&quot;y&quot;.html">a&lt;b</a>' in page
+    assert "&lt;plain&gt;" in page

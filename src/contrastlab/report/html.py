@@ -29,7 +29,17 @@ pre{background:#f6f6f6;padding:.6em}
 """
 
 
+@dataclass(frozen=True)
+class Link:
+    """A table cell that links to ``href`` (a relative path or URL), shown as ``text``."""
+
+    text: str
+    href: str
+
+
 def _format_cell(value: Any) -> str:
+    if isinstance(value, Link):
+        return f'<a href="{html.escape(value.href, quote=True)}">{html.escape(value.text)}</a>'
     if isinstance(value, bool):
         return '<span class="yes">yes</span>' if value else '<span class="no">no</span>'
     if isinstance(value, float):

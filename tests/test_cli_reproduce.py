@@ -1,0 +1,115 @@
+"""``contrastlab reproduce all``: every experiment, the index report, the claim summary, the
+routing of ``--set`` and what happens when one experiment fails. The ``EXPERIMENTS`` map is
+restricted to real experiments at tiny settings to keep the runs short."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from contrastlab import experiments
+from contrastlab.cli import main
+
+SMALL = {
+    "spectral": experiments.EXPERIMENTS["spectral"],
+    "gmm": experiments.EXPERIMENTS["gmm"],
+}
+# Keys are routed to the experiments that have them: k, steps and seeds go to both,
+# m, log_every and bipartite_* to spectral only, the rest to gmm only.
+TINY = [
+    "k=3",
+    "steps=15",
+    "seeds=2",
+    "m=6",
+    "log_every=5",
+    "bipartite_steps=10",
+    "bipartite_batch=32",
+    "kernels=[gaussian]",
+    "dim=8",
+    "batch_size=32",
+    "n_fit=200",
+    "n_eval=60",
+    "sweep_anisotropy=[1, 100]",
+    "sweep_dim=[8]",
+    "sweep_noise=[0]",
+    "sweep_samples=[40]",
+    "clip_dims=[6, 8]",
+    "clip_noise=[0]",
+    "clip_anisotropy_diagnostic=[1]",
+]
+
+
+def _args(out, *extra: str) -> list[str]:
+    sets = [x for s in TINY for x in ("--set", s)]
+    return ["reproduce", "all", "--quick", "--out", str(out), *sets, *extra]
+
+
+def test_all_runs_every_experiment_and_writes_the_index(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr("contrastlab.commands.reproduce.EXPERIMENTS", SMALL)
+    assert main(_args(tmp_path)) == 0
+    printed = capsys.readouterr().out
+    assert "[spectral] identity_exact:" in printed and "[gmm] clip_within_fisher:" in printed
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["experiment"] == "all" and list(metrics["experiments"]) == ["spectral", "gmm"]
+    for name in SMALL:
+        own = json.loads((tmp_path / name / "metrics.json").read_text())
+        assert metrics["claims"][name] == own["claims"]
+        entry = metrics["experiments"][name]
+        assert "error" not in entry and entry["total"] == len(own["claims"]) > 0
+        assert entry["supported"] == sum(c["supported"] for c in own["claims"])
+        assert 0 < entry["seconds"] <= metrics["seconds"]
+    # --set went only where the key exists, with the quick settings underneath.
+    spectral = json.loads((tmp_path / "spectral" / "metrics.json").read_text())["settings"]
+    gmm = json.loads((tmp_path / "gmm" / "metrics.json").read_text())["settings"]
+    assert spectral["m"] == 6 and spectral["kernels"] == ["gaussian"] and "n_fit" not in spectral
+    assert gmm["dim"] == 8 and gmm["steps"] == 15 and "m" not in gmm
+    page = (tmp_path / "report.html").read_text()
+    assert '<a href="spectral/report.html">spectral</a>' in page
+    assert '<a href="gmm/report.html">gmm</a>' in page
+    for claim_id in ("infonce_matches_spectral_clustering", "anisotropic_pca_fails"):
+        assert claim_id in page
+
+
+def test_a_failing_experiment_is_recorded_and_the_others_still_run(tmp_path, monkeypatch, capsys):
+    broken = {
+        "kernels": experiments.EXPERIMENTS["kernels"],  # fails at run time: its data are missing
+        "absent": "contrastlab.experiments.no_such_module",  # not in this build
+        "spectral": SMALL["spectral"],
+    }
+    monkeypatch.setattr("contrastlab.commands.reproduce.EXPERIMENTS", broken)
+    sets = ["--set", "k=3", "--set", "m=6", "--set", "steps=10", "--set", "seeds=2"]
+    missing = tmp_path / "missing.npz"
+    args = ["reproduce", "all", "--quick", "--out", str(tmp_path), "--data", f"npz:{missing}"]
+    assert main([*args, *sets, "--set", "bipartite=false"]) == 1
+    err = capsys.readouterr().err
+    assert "[kernels] FAILED" in err and "missing.npz" in err and "[absent] FAILED" in err
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert "missing.npz" in metrics["experiments"]["kernels"]["error"]
+    assert "not available" in metrics["experiments"]["absent"]["error"]
+    assert "error" not in metrics["experiments"]["spectral"]
+    assert list(metrics["claims"]) == ["spectral"]
+    page = (tmp_path / "report.html").read_text()
+    assert '<a href="spectral/report.html">' in page and 'href="kernels/' not in page
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("no_such_setting=1", "--set no_such_setting: no experiment has this setting"),
+        ("steps=many", "--set steps: expected a number"),
+        ("kernels=[cosine]", "kernels: the claim needs cosine and at least one of"),
+        ("novalue", "--set expects key=value"),
+    ],
+)
+def test_bad_overrides_stop_all_before_any_work(tmp_path, capsys, override, message):
+    assert main(["reproduce", "all", "--quick", "--out", str(tmp_path), "--set", override]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0]
+    assert not any(tmp_path.iterdir())  # nothing ran, nothing written
+
+
+def test_single_experiment_keeps_the_data_rule(tmp_path, capsys):
+    code = main(["reproduce", "spectral", "--out", str(tmp_path), "--data", "digits"])
+    assert code == 2
+    assert "does not take --data" in capsys.readouterr().err
