@@ -16,7 +16,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--out", required=True, help="run folder")
     parser.add_argument("--config", help="YAML config file (see configs/)")
-    parser.add_argument("--kernel", help="kernel spec, e.g. cosine, laplacian, student_t:nu=5,s=1")
+    parser.add_argument(
+        "--kernel",
+        help="kernel spec, e.g. cosine, laplacian, student_t:nu=5,s=1; or loss_sum (the "
+        "official Kernel-InfoNCE code's 0.5 L(exponential) + 0.5 L(gaussian), two softmaxes)",
+    )
     parser.add_argument("--epochs", type=int, help="number of epochs (default: from the data size)")
     parser.add_argument("--batch-size", type=int, help="global batch size over all processes")
     parser.add_argument(
@@ -54,10 +58,9 @@ def run(args: argparse.Namespace) -> int:
             "optim.batch_size": args.batch_size,
         },
     )
-    if args.kernel is not None:
-        from contrastlab.train.components import build_kernel
+    from contrastlab.train.components import build_loss
 
-        build_kernel(args.kernel)  # a bad kernel fails before any data is loaded
+    build_loss(config["loss"]["kernel"])  # a bad kernel fails before any data is loaded
     if args.quiet:
         config["train"]["progress"] = False
     out = Path(args.out)

@@ -22,8 +22,8 @@ explicitly.
 
 Documented choices (the papers' exact settings for a CPU-sized run do not exist): the kernels'
 parameters are those of ``configs/`` and of the kernels' defaults (table ``KERNEL_SPECS``);
-``loss_sum`` (the official code's sum of separate losses) is not run because the trainer builds
-``KernelInfoNCE(kernel=...)`` from one kernel and ``LossSum`` is not a kernel. The monitors are
+``loss_sum`` is the official code's sum of separate losses (``losses.LossSum``, two softmaxes),
+run beside the paper's mixtures but not part of the claim's rule. The monitors are
 off (only the final evaluation is used). The 40-epoch, 4-seed default was sized to a ~20 minute
 budget on two CPU cores before any result was seen.
 """
@@ -51,6 +51,7 @@ KERNEL_SPECS: dict[str, str] = {
     "cauchy": "cauchy:s=1",
     "kernel_sum": "kernel_sum",
     "concat": "concat",
+    "loss_sum": "loss_sum",
 }
 KERNEL_NOTES: dict[str, str] = {
     "cosine": "SimCLR / NT-Xent, temperature 0.2 (solo-learn's CIFAR recipe)",
@@ -62,11 +63,8 @@ KERNEL_NOTES: dict[str, str] = {
     "kernel_sum": "Simple Sum: gaussian(0.4) + laplacian(0.5) inside one softmax",
     "concat": "Concatenation Sum: laplacian(0.5) on dims 1-64, gaussian(0.4) on 65-128, "
     "one softmax, one L2 norm over the whole vector",
-}
-NOT_RUN: dict[str, str] = {
-    "loss_sum": "the official code's 'sum' (lambda L(exponential) + (1 - lambda) L(gaussian), two "
-    "softmaxes) is losses.LossSum, which is not a kernel; the trainer builds "
-    "KernelInfoNCE(kernel=...) from a single kernel, so it cannot train it (not changed here)."
+    "loss_sum": "the official code's 'sum': 0.5 L(exponential(0.5, 0.5)) + 0.5 L(gaussian(0.4)), "
+    "two separate softmaxes (losses.LossSum); reported, not in the claim's rule",
 }
 MIXTURES = ("kernel_sum", "concat")
 FULL_SCALE_SOURCES = ("cifar10", "cifar100")
@@ -285,7 +283,6 @@ def run(settings: dict[str, Any]) -> ExperimentResult:
         "runs": trained["runs"],
         "raw_inputs": trained["raw"],
         "kernel_specs": {k: KERNEL_SPECS[k] for k in settings["kernels"]},
-        "not_run": NOT_RUN,
     }
     return ExperimentResult(claims=[claim], report=report, metrics=metrics)
 
@@ -324,7 +321,6 @@ def build_report(
         [[k, KERNEL_SPECS[k], KERNEL_NOTES[k]] for k in runs],
         title="Kernels (parameters of configs/ and of the kernels' documented defaults)",
     )
-    report.text("Not run: " + "; ".join(f"{k}: {why}" for k, why in NOT_RUN.items()))
 
     def pm(entry: dict[str, float], key: str, scale_by: float = 100.0) -> str:
         return f"{scale_by * entry[key + '_mean']:.2f} ± {scale_by * entry[key + '_sd']:.2f}"

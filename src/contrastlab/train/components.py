@@ -35,11 +35,73 @@ IMAGE_AUGMENT_KEYS = (
 )
 
 
+# The official Kernel-InfoNCE code's "sum": lambda L(exponential) + (1 - lambda) L(gaussian),
+# each term its own softmax (losses.LossSum); lambda = 0.5 and the kernels' project defaults.
+LOSS_SUM_DEFAULT_TERMS: tuple[tuple[str, float], ...] = (
+    ("exponential:gamma=0.5,t=0.5", 0.5),
+    ("gaussian:t=0.4", 0.5),
+)
+
+
+def loss_sum_terms(spec: str | Mapping[str, Any]) -> list[tuple[Any, float]] | None:
+    """The ``(kernel spec, weight)`` terms of a ``loss_sum`` loss spec, or ``None`` for a kernel.
+
+    ``"loss_sum"`` uses :data:`LOSS_SUM_DEFAULT_TERMS`; ``{"name": "loss_sum", "terms":
+    [[kernel spec, weight], ...]}`` gives them explicitly.
+    """
+    if isinstance(spec, Mapping):
+        if str(spec.get("name", "")).replace("-", "_") != "loss_sum":
+            return None
+        unknown = set(spec) - {"name", "terms"}
+        if unknown:
+            raise InputError(f"loss.kernel loss_sum: unknown keys {sorted(unknown)}; use 'terms'")
+        raw = spec.get("terms", LOSS_SUM_DEFAULT_TERMS)
+    elif str(spec).strip().lower().replace("-", "_") == "loss_sum":
+        raw = LOSS_SUM_DEFAULT_TERMS
+    else:
+        return None
+    if not isinstance(raw, (list, tuple)) or not raw:
+        raise InputError("loss.kernel loss_sum: 'terms' must list [kernel, weight] pairs")
+    terms = []
+    for item in raw:
+        if not isinstance(item, (list, tuple)) or len(item) != 2:
+            raise InputError(f"loss.kernel loss_sum: term {item!r} is not [kernel, weight]")
+        weight = item[1]
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not weight > 0:
+            raise InputError(f"loss.kernel loss_sum: weight {weight!r} must be a number > 0")
+        terms.append((item[0], float(weight)))
+    return terms
+
+
+def build_loss(
+    spec: str | Mapping[str, Any], embed_dim: int = 128, block_size: int | None = None
+) -> nn.Module:
+    """The training loss of a ``loss.kernel`` spec: ``KernelInfoNCE`` of one kernel, or
+    ``LossSum`` of several (a ``loss_sum`` spec, see :func:`loss_sum_terms`)."""
+    from contrastlab import losses
+
+    terms = loss_sum_terms(spec)
+    if terms is None:
+        return losses.KernelInfoNCE(kernel=build_kernel(spec, embed_dim), block_size=block_size)
+    kernels = [(build_kernel(k, embed_dim), w) for k, w in terms]
+    if len({k.normalization for k, _ in kernels}) > 1:
+        raise InputError("loss.kernel loss_sum: the terms' kernels must share one normalisation")
+    try:
+        return losses.LossSum(kernels, block_size=block_size)
+    except (ValueError, TypeError) as err:
+        raise InputError(f"loss.kernel {spec!r}: {err}") from err
+
+
 def build_kernel(spec: str | Mapping[str, Any], embed_dim: int = 128) -> Kernel:
     """A kernel from ``"cosine"``, ``"student_t:nu=5,s=0.2"`` or ``{"name": ..., **params}``.
 
-    ``concat`` without an explicit ``dim`` splits the projector's ``embed_dim``.
+    ``concat`` without an explicit ``dim`` splits the projector's ``embed_dim``. For a
+    ``loss_sum`` spec (several losses, not one kernel) this is its first term's kernel: the
+    terms share one normalisation, which is all the model needs from it (the projector's end).
     """
+    terms = loss_sum_terms(spec)
+    if terms is not None:
+        spec = terms[0][0]
     try:
         if isinstance(spec, Mapping):
             params = dict(spec)

@@ -36,7 +36,7 @@ from contrastlab.train.checkpoint import (
     rng_states,
     save_checkpoint,
 )
-from contrastlab.train.components import build_kernel, build_model, build_transforms
+from contrastlab.train.components import build_kernel, build_loss, build_model, build_transforms
 from contrastlab.train.distributed import Runtime, barrier, cleanup, epoch_batches, setup
 from contrastlab.train.evaluate import evaluate_backbone, evaluate_features, raw_inputs
 from contrastlab.train.history import append_record, read_history, write_history
@@ -127,10 +127,11 @@ def _train(
     device, seed = runtime.device, int(cfg["train"]["seed"])
     _seed_everything(seed + runtime.rank)
 
-    kernel = build_kernel(cfg["loss"]["kernel"], int(cfg["model"]["projector_dim"]))
-    from contrastlab import losses
-
-    loss_fn = losses.KernelInfoNCE(kernel=kernel, block_size=cfg["loss"]["block_size"])
+    embed_dim = int(cfg["model"]["projector_dim"])
+    kernel = build_kernel(cfg["loss"]["kernel"], embed_dim)  # shapes the projector's end
+    loss_fn = build_loss(cfg["loss"]["kernel"], embed_dim, cfg["loss"]["block_size"])
+    terms = getattr(loss_fn, "terms", None)  # LossSum: several kernels, one softmax each
+    loss_label = str(kernel) if terms is None else " + ".join(f"{w:g} L({k})" for k, w in terms)
     is_image = data.kind == "image"
     feature_std = None if is_image else data.train_x.float().std(dim=0).clamp_min(1e-8).to(device)
     augment, eval_transform = build_transforms(cfg, is_image, feature_std)
@@ -195,7 +196,7 @@ def _train(
         write_history(out / HISTORY, history)
         log(
             f"data {data.name}: {len(data.train_x)} train / {len(data.test_x)} test, "
-            f"sample {tuple(data.sample_shape)}; {cfg['model']['backbone']} + {kernel}; "
+            f"sample {tuple(data.sample_shape)}; {cfg['model']['backbone']} + {loss_label}; "
             f"{epochs} epochs of {steps_per_epoch} steps, batch {global_batch}"
         )
 
@@ -342,7 +343,7 @@ def _train(
         "data": data.name,
         "train_size": len(data.train_x),
         "test_size": len(data.test_x),
-        "kernel": str(kernel),
+        "kernel": loss_label,
         "world_size": runtime.world_size,
     }
     if runtime.is_main:
