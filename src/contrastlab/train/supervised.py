@@ -35,7 +35,7 @@ from contrastlab.models import build_backbone
 from contrastlab.train import config as config_lib
 from contrastlab.train.components import build_transforms
 from contrastlab.train.evaluate import extract_features
-from contrastlab.train.optim import build_optimizer, parameter_groups, warmup_cosine
+from contrastlab.train.optim import apply_schedule, build_optimizer, parameter_groups
 
 __all__ = ["SupervisedRun", "train_supervised"]
 
@@ -146,15 +146,7 @@ def _train(
         loss_sum, correct, seen = 0.0, 0, 0
         for s in range(steps_per_epoch):
             indices = order[s * batch : (s + 1) * batch]
-            lr = warmup_cosine(
-                step,
-                total_steps,
-                warmup_steps,
-                float(optim_cfg["lr"]),
-                float(optim_cfg["min_lr_ratio"]),
-            )
-            for group in optimizer.param_groups:
-                group["lr"] = lr
+            lr = apply_schedule(optimizer, step, total_steps, warmup_steps, optim_cfg)
             labels = data.train_y[indices]
             logits = head(backbone(augment(data.train_x[indices])))
             loss = F.cross_entropy(logits, labels)

@@ -40,7 +40,7 @@ from contrastlab.train.components import build_kernel, build_loss, build_model, 
 from contrastlab.train.distributed import Runtime, barrier, cleanup, epoch_batches, setup
 from contrastlab.train.evaluate import evaluate_backbone, evaluate_features, raw_inputs
 from contrastlab.train.history import append_record, read_history, write_history
-from contrastlab.train.optim import build_optimizer, parameter_groups, warmup_cosine
+from contrastlab.train.optim import apply_schedule, build_optimizer, parameter_groups
 
 CHECKPOINT = "checkpoint.pt"
 CONFIG = config_lib.CONFIG_FILE_NAME
@@ -213,15 +213,7 @@ def _train(
         batches = epoch_batches(len(train_x), global_batch, epoch, seed, runtime)
         for indices in batches:
             tick = time.perf_counter()
-            lr = warmup_cosine(
-                step,
-                total_steps,
-                warmup_steps,
-                float(optim_cfg["lr"]),
-                float(optim_cfg["min_lr_ratio"]),
-            )
-            for group in optimizer.param_groups:
-                group["lr"] = lr
+            lr = apply_schedule(optimizer, step, total_steps, warmup_steps, optim_cfg)
             x = train_x[indices].to(device, non_blocking=True)
             with torch.autocast(
                 device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None
