@@ -198,9 +198,15 @@ def _assert_one_line_exit_2(
     assert not [w for w in caught if not issubclass(w.category, HIDDEN_WARNINGS)]
 
 
-@pytest.mark.parametrize(
-    ("case", "message"), BENCH_CASES + EMBED_CASES + EMBED2D_CASES, ids=lambda v: v[-40:]
-)
+ALL_CASES = BENCH_CASES + EMBED_CASES + EMBED2D_CASES
+
+
+def _case_id(case: str, message: str) -> str:
+    words = case.split()
+    return f"{' '.join(words[:2] if words[0] == 'bench' else words[:1])}: {message}"
+
+
+@pytest.mark.parametrize(("case", "message"), ALL_CASES, ids=[_case_id(c, m) for c, m in ALL_CASES])
 def test_bad_input_exits_2_with_one_line_and_writes_nothing(
     case: str,
     message: str,
@@ -239,3 +245,15 @@ def test_bad_input_in_a_real_process(
     assert done.returncode == 2, done.stderr
     assert done.stderr.count("\n") == 1 and message in done.stderr, done.stderr
     assert not (tmp_path / "o").exists()
+
+
+def test_a_multi_line_error_shows_its_first_line_only(monkeypatch, capfd) -> None:
+    """The command line's own net, for an error raised deep in a library with a long message."""
+    from contrastlab.errors import InputError
+
+    def fail(args: object) -> int:
+        raise InputError("bad value for x\nsecond line of detail\nthird")
+
+    monkeypatch.setattr("contrastlab.bench.rld.run", fail)
+    capfd.readouterr()
+    _assert_one_line_exit_2(["bench", "rld"], "contrastlab bench: error: bad value for x", capfd)

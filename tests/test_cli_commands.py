@@ -131,6 +131,9 @@ def test_analyze_seed_no_probes_ts_and_ks(digits_file: Path, tmp_path: Path, mon
     assert _without_times(first) == _without_times(again)
     assert _scatter_png(first_html) == _scatter_png(again_html)
     assert _without_times(first["probes"]) != _without_times(other["probes"])
+    # kNN over the whole training part for every (k, T): a function of the split alone
+    knn_tables = [run["probes"]["knn"]["info"]["test_accuracy"] for run in (first, other)]
+    assert knn_tables[0] != knn_tables[1]
     assert _scatter_png(first_html) != _scatter_png(other_html)
     for key in ("rld", "purity", "calinski_harabasz"):  # the seed touches nothing else
         assert first[key] == other[key]

@@ -72,12 +72,17 @@ def embed_2d(
         out_dir: folder for the two run folders (``stage1_128d``, ``stage2_2d``) and
             ``maps.npz`` (2-d points and labels of both methods).
         settings: keys of :data:`EMBED2D_DEFAULTS` to change.
-        overrides: training ``--set`` strings (``optim.lr=0.001``) applied to both stages.
+        overrides: training ``--set`` strings (``optim.lr=0.001``) applied to both stages;
+            the keys of :data:`OWN_TRAINING_KEYS`, which the map sets itself, are refused.
         log: one-line progress messages.
 
     Returns:
         JSON-ready metrics: ``contrastive`` (``knn_2d``, ``seconds``, per stage), ``tsne``
         (``ran``, ``knn_2d``, ``seconds`` or ``note``), ``data``, ``train_size``, ``test_size``.
+
+    Raises:
+        InputError: a bad setting or override, an ``out_dir`` that is a file, unlabelled or
+            unreadable data; all before any training.
     """
     from contrastlab.report import check_output_folder
     from contrastlab.train.config import build_config
