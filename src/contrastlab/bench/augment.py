@@ -194,13 +194,14 @@ def measure_training_step(
 
 def run(args: argparse.Namespace) -> int:
     from contrastlab.errors import InputError
-    from contrastlab.report import Report
+    from contrastlab.report import Report, check_output_folder
 
-    for name in ("batch_size", "batches", "repeats", "step_batch_size"):
+    for name in ("batch_size", "batches", "repeats", "step_batch_size", "threads"):
         if getattr(args, name) < 1:
-            raise InputError(f"--{name.replace('_', '-')} must be >= 1")
-    if args.threads:
-        torch.set_num_threads(args.threads)
+            raise InputError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(args, name)}")
+    if args.out:
+        check_output_folder(args.out)
+    torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     rows = [
         measure_augmentation("small_gray", 1, 28, args.batch_size, args.batches, args.repeats),

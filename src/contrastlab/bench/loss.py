@@ -20,7 +20,7 @@ from typing import Any
 
 from contrastlab.errors import InputError
 from contrastlab.kernels import KERNEL_NAMES
-from contrastlab.report import Report
+from contrastlab.report import Report, check_output_folder
 
 # every kernel of losses.md (the un-normalised inner product is the GMM experiment's option)
 BENCH_KERNELS = tuple(name for name in KERNEL_NAMES if name != "inner_product")
@@ -73,9 +73,12 @@ def run(args: argparse.Namespace) -> int:
     for name in names:
         if name not in KERNEL_NAMES:
             raise InputError(f"unknown kernel {name!r}; choose from {', '.join(KERNEL_NAMES)}")
-    if args.batches:
+    if args.out:
+        check_output_folder(args.out)  # before the minutes of measuring
+    if args.batches is not None:
+        items = _parse_list(args.batches, "batches")
         try:
-            batches = [int(b) for b in _parse_list(args.batches, "batches")]
+            batches = [int(b) for b in items]
         except ValueError as err:
             raise InputError(f"--batches must be integers: {args.batches!r}") from err
         if min(batches) < 2:

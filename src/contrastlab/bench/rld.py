@@ -108,18 +108,37 @@ def _product_pass(X: np.ndarray, block: int) -> None:
             _product(Z, rows, cols, diagonal, -math.inf)
 
 
+def check_arguments(args: argparse.Namespace) -> None:
+    """Every option checked before the first (possibly minutes-long) measurement.
+
+    Raises:
+        InputError: naming the first bad option and its value.
+    """
+    from contrastlab.errors import InputError
+    from contrastlab.report import check_output_folder
+
+    lowest = {"n": 2, "dim": 1, "purity_k": 1, "block_size": 1, "check_rows": 0, "seed": 0}
+    for name, low in lowest.items():
+        value = getattr(args, name)
+        if value is not None and value < low:
+            raise InputError(f"--{name.replace('_', '-')} must be >= {low}, got {value}")
+    bad = [t for t in args.ts if not (math.isfinite(t) and t > 0)]
+    if bad:
+        raise InputError(f"--ts must be finite numbers > 0, got {bad[0]:g}")
+    if args.out:
+        check_output_folder(args.out)
+
+
 def run(args: argparse.Namespace) -> int:
     import torch
 
     from contrastlab.analysis import neighbour_purity, rld_profile
     from contrastlab.analysis.density import DEFAULT_BLOCK
-    from contrastlab.errors import InputError
 
-    if args.n < 2 or args.dim < 1 or args.purity_k < 1:
-        raise InputError("--n must be >= 2, --dim and --purity-k >= 1")
+    check_arguments(args)
     threads = torch.get_num_threads()
     X, y = clustered_embeddings(args.n, args.dim, seed=args.seed)
-    block = args.block_size or min(args.n, DEFAULT_BLOCK)
+    block = args.block_size if args.block_size is not None else min(args.n, DEFAULT_BLOCK)
     use_compile = not args.eager
     print(
         f"data: {args.n} x {args.dim} float32, {len(set(y.tolist()))} classes; "

@@ -37,8 +37,10 @@ def embed(
     from contrastlab.train.evaluate import extract_features
     from contrastlab.train.trainer import CHECKPOINT, load_data
 
-    if not run.is_dir():
+    if not run.exists():
         raise InputError(f"run folder {run} not found")
+    if not run.is_dir():
+        raise InputError(f"run folder {run} is a file, not a folder written by contrastlab train")
     config = merge(default_config(), load_config_file(run / CONFIG_FILE_NAME))
     state = load_checkpoint(checkpoint if checkpoint is not None else run / CHECKPOINT)
     if data_source is not None:
@@ -52,7 +54,7 @@ def embed(
     except RuntimeError as err:
         raise InputError(
             f"data {data.name} (samples {tuple(data.sample_shape)}) do not fit the run's model"
-            f"{trained_shape}: {str(err).splitlines()[0]}"
+            f"{trained_shape}: {_first_mismatch(err)}"
         ) from err
     _, transform = build_transforms(config, data.kind == "image")
     parts = {"train": [(data.train_x, data.train_y)], "test": [(data.test_x, data.test_y)]}
@@ -66,15 +68,37 @@ def embed(
     return np.concatenate(features), np.concatenate(labels)
 
 
+def _first_mismatch(err: RuntimeError) -> str:
+    """The first specific line of ``load_state_dict``'s error (its first line names no tensor)."""
+    lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+    return next((line for line in lines[1:] if "mismatch" in line or "key" in line), lines[0])
+
+
+def check_output_file(path: str | Path) -> Path:
+    """``path`` as the ``.npz`` file to write, checked before any work is done.
+
+    Raises:
+        InputError: not ending in ``.npz``, an existing folder, or a file where a folder
+            above it should be.
+    """
+    from contrastlab.report import check_output_folder
+
+    out = Path(path)
+    if out.suffix != ".npz":
+        raise InputError(f"--out must name an .npz file, got {out}")
+    if out.is_dir():
+        raise InputError(f"--out {out} is an existing folder, not an .npz file")
+    check_output_folder(out.parent)
+    return out
+
+
 def _trained_shape(model_state: dict) -> str:
     first = next((v for k, v in model_state.items() if k.endswith("weight")), None)
     return f" (first layer {tuple(first.shape)})" if first is not None else ""
 
 
 def run(args: argparse.Namespace) -> int:
-    out = Path(args.out)
-    if out.suffix != ".npz":
-        raise InputError(f"--out must name an .npz file, got {out}")
+    out = check_output_file(args.out)
     features, labels = embed(Path(args.run), args.data, args.split)
     out.parent.mkdir(parents=True, exist_ok=True)
     np.savez(out, features=features, labels=labels)

@@ -72,18 +72,25 @@ def embed_2d(
         out_dir: folder for the two run folders (``stage1_128d``, ``stage2_2d``) and
             ``maps.npz`` (2-d points and labels of both methods).
         settings: keys of :data:`EMBED2D_DEFAULTS` to change.
-        overrides: training ``--set`` strings (``optim.lr=0.001``) applied to both stages.
+        overrides: training ``--set`` strings (``optim.lr=0.001``) applied to both stages;
+            the keys of :data:`OWN_TRAINING_KEYS`, which the map sets itself, are refused.
         log: one-line progress messages.
 
     Returns:
         JSON-ready metrics: ``contrastive`` (``knn_2d``, ``seconds``, per stage), ``tsne``
         (``ran``, ``knn_2d``, ``seconds`` or ``note``), ``data``, ``train_size``, ``test_size``.
+
+    Raises:
+        InputError: a bad setting or override, an ``out_dir`` that is a file, unlabelled or
+            unreadable data; all before any training.
     """
+    from contrastlab.report import check_output_folder
     from contrastlab.train.config import build_config
     from contrastlab.train.trainer import train
 
     opts = _check_settings(settings)
-    out = Path(out_dir)
+    _check_overrides(overrides)
+    out = check_output_folder(out_dir)
     stage_dirs = {"stage1_128d": out / "stage1_128d", "stage2_2d": out / "stage2_2d"}
     base = [
         f"data.source={data_source}",
@@ -164,10 +171,34 @@ def _check_settings(settings: Mapping[str, Any] | None) -> dict[str, Any]:
     for key in ("stage1_epochs", "stage2_epochs", "batch_size", "knn_k", "tsne_iterations"):
         if isinstance(opts[key], bool) or not isinstance(opts[key], int) or opts[key] < 1:
             raise InputError(f"{key} must be a whole number >= 1, got {opts[key]!r}")
+    if isinstance(opts["seed"], bool) or not isinstance(opts["seed"], int) or opts["seed"] < 0:
+        raise InputError(f"seed must be a whole number >= 0, got {opts['seed']!r}")
     for key in ("cauchy_s", "tsne_perplexity"):
         if not isinstance(opts[key], (int, float)) or isinstance(opts[key], bool) or opts[key] <= 0:
             raise InputError(f"{key} must be a number > 0, got {opts[key]!r}")
     return opts
+
+
+# Training settings the map sets itself in both stages, and what to change instead; a --set of
+# one of them would otherwise be silently overwritten (or, for data.source, override the data).
+OWN_TRAINING_KEYS: dict[str, str] = {
+    "data.source": "the data source argument (--data)",
+    "loss.kernel": "cauchy_s (the map's kernel is Cauchy)",
+    "optim.batch_size": "batch_size",
+    "train.seed": "seed",
+    "train.epochs": "stage1_epochs and stage2_epochs",
+    "model.projector_dim": "nothing: the stages are 128-d and 2-d by design",
+    "model.init_from": "nothing: stage 2 starts from stage 1 by design",
+}
+
+
+def _check_overrides(overrides: Sequence[str]) -> None:
+    from contrastlab.settings import parse_override
+
+    for text in overrides:
+        key = parse_override(text)[0]
+        if key in OWN_TRAINING_KEYS:
+            raise InputError(f"--set {key}: set by embed2d itself; use {OWN_TRAINING_KEYS[key]}")
 
 
 def _tsne_block(

@@ -11,6 +11,6 @@ Example:
 from __future__ import annotations
 
 from contrastlab.report.claims import Claim, claims_table
-from contrastlab.report.html import Link, Report, write_json
+from contrastlab.report.html import Link, Report, check_output_folder, write_json
 
-__all__ = ["Claim", "Link", "Report", "claims_table", "write_json"]
+__all__ = ["Claim", "Link", "Report", "check_output_folder", "claims_table", "write_json"]

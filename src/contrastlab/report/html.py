@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from contrastlab.errors import InputError
+
 _STYLE = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1000px;
 margin:2em auto;padding:0 1em;color:#222;line-height:1.45}
@@ -70,6 +72,26 @@ def json_safe(value: Any) -> Any:
     except (TypeError, ValueError):
         return str(value)
     return number if math.isfinite(number) else None
+
+
+def check_output_folder(path: str | os.PathLike[str]) -> Path:
+    """``path`` as a folder to write results into, checked before any work is done.
+
+    The folder and its parents may not exist yet (they are created on writing); an existing
+    file at ``path`` or at any folder above it is an error.
+
+    Raises:
+        InputError: naming ``path`` and the file in the way.
+    """
+    out = Path(path)
+    for folder in (out, *out.parents):
+        if folder.exists() or folder.is_symlink():
+            if folder.is_dir():
+                break
+            if folder == out:
+                raise InputError(f"output folder {out} is an existing file")
+            raise InputError(f"output folder {out} cannot be created: {folder} is a file")
+    return out
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
@@ -161,8 +183,12 @@ class Report:
     def save(
         self, out_dir: str | os.PathLike[str], metrics: Mapping[str, Any] | None = None
     ) -> Path:
-        """Write ``report.html`` (and ``metrics.json`` if given) into ``out_dir``."""
-        out = Path(out_dir)
+        """Write ``report.html`` (and ``metrics.json`` if given) into ``out_dir``.
+
+        Raises:
+            InputError: ``out_dir`` (or a folder above it) is an existing file.
+        """
+        out = check_output_folder(out_dir)
         if metrics is not None:
             write_json(out / "metrics.json", metrics)
         target = out / "report.html"
