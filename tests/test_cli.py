@@ -70,3 +70,13 @@ def test_bench_loss_tiny_run_writes_rows_and_report(tmp_path):
         assert row["batch"] == 16 and row["seconds"] > 0 and row["floor_seconds"] > 0
         assert row["ratio_to_floor"] == pytest.approx(row["seconds"] / row["floor_seconds"])
     assert "data:image/png;base64," in (tmp_path / "report.html").read_text()
+
+
+def test_an_output_folder_that_is_a_file_exits_2(tmp_path, capsys):
+    # a file where the run folder should go: one line naming it, no traceback
+    clash = tmp_path / "run"
+    clash.write_text("not a folder")
+    args = ["train", "--data", "digits", "--out", str(clash), "--epochs", "1", "--quiet"]
+    assert main(args) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and str(clash) in lines[0]

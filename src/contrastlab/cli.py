@@ -30,6 +30,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
 USER_ERRORS = (
     ValueError,
     FileNotFoundError,
+    FileExistsError,
     NotADirectoryError,
     IsADirectoryError,
     PermissionError,
