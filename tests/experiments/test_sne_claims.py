@@ -141,3 +141,16 @@ def test_embed2d_claim_is_not_supported_when_tsne_did_not_run():
         evidence={"knn_2d_contrastive": above(0.99), "tsne_ran": 0.0},
         rule_mentions=("- 0.05", "not decidable: openTSNE is not installed"),
     )
+
+
+def test_student_t_claim_needs_every_low_dimension_run():
+    # dims [2, 32]: the gains at d = 2 are positive, but d = 8 of the rule was never run
+    rows = _rows({}, dims=(2, 32))
+    claim = sne.low_dim_gain_claim(rows, [2, 32])
+    assert_claim(
+        claim,
+        id="student_t_low_dim_gain",
+        supported=False,
+        evidence={f"gain_knn_{p}_d2": _mean_gain(rows, 2, p) for p in ("id", "shift")},
+        rule_mentions=("[2, 8]",),
+    )
