@@ -151,3 +151,15 @@ def test_gcn_versus_linear(gcn_accuracy, gcn_params, supported):
         },
         rule_mentions=("GCN accuracy >= linear accuracy", "GCN parameters < linear parameters"),
     )
+
+
+def test_purity_fall_starts_at_k_1_as_the_rule_says():
+    con, sup = _model(**CONTRASTIVE), _model(**SUPERVISED)
+    # without k = 1 (purity_ks set without it) the rule's fall is not defined: part not met,
+    # where starting at the smallest k measured (10) would give falls -0.1 and -0.3
+    for m in (con, sup):
+        del m["relative_purity"][1]
+    claim = rld.locally_dense_claim(con, sup)
+    assert claim.supported is False
+    assert claim.evidence["relative_purity_fall_contrastive"] == 0.0
+    assert claim.evidence["relative_purity_fall_supervised"] == 0.0
