@@ -91,6 +91,14 @@ def test_anisotropic_infonce_recovers_fisher(at_10, at_dim_20, supported):
     )
 
 
+def test_anisotropic_claim_counts_every_anisotropy_above_1():
+    # just above 1 is anisotropic: InfoNCE short of 0.9 there fails the claim
+    sweep = [_entry(1.0, infonce=0.2), _entry(above(1.0), infonce=below(0.9)), _entry(100.0)]
+    claim = gmm.anisotropic_infonce_claim(sweep, [_entry(20.0)])
+    assert claim.supported is False
+    assert claim.evidence["captured_infonce@anisotropy=1"] == below(0.9)  # printed as 1 by :g
+
+
 def test_anisotropic_claim_without_any_point_is_not_supported():
     claim = gmm.anisotropic_infonce_claim([_entry(1.0)], [])
     assert_claim(claim, id="anisotropic_infonce_recovers_fisher", supported=False, evidence={})
@@ -101,7 +109,8 @@ def test_anisotropic_claim_without_any_point_is_not_supported():
     [
         (100.0, 0.6, True),  # PCA exactly random (0.5) + 0.1: inclusive
         (100.0, above(0.6), False),
-        (1.0, 0.1, False),  # the largest anisotropy must exceed 1
+        (1.0, 0.1, False),  # the largest anisotropy must exceed 1 ...
+        (above(1.0), 0.6, True),  # ... and any value above 1 does
     ],
 )
 def test_anisotropic_pca_fails_at_the_largest_anisotropy(top, pca, supported):

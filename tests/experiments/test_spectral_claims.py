@@ -116,6 +116,14 @@ def test_infonce_matches_spectral_clustering(nmi, spectral_nmi, supported):
     )
 
 
+def test_every_setting_counts_whatever_the_order():
+    # the q > 0 setting first and failing (gap 0.2), the q = 0 setting last and met
+    summary = _summary(nmi=(1.0, 0.6), spectral_nmi=(1.0, 0.8))
+    assert spectral.clustering_claim(summary, PQ[::-1]).supported is False
+    summary = _summary(alignment=(0.99, 0.7))
+    assert spectral.alignment_claim(summary, PQ[::-1]).supported is False
+
+
 def test_clean_setting_does_not_use_the_gap_rule():
     # gap 0.0005 at q = 0 but InfoNCE below 0.999: not supported
     summary = _summary(nmi=(0.9985, 0.8), spectral_nmi=(0.999, 0.8))
