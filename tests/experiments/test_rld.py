@@ -51,20 +51,14 @@ def _check_metrics(metrics: dict) -> None:
         assert model["checkpoints"]["2"]["calinski_harabasz"] == pytest.approx(
             model["calinski_harabasz"]
         )
-    # the verdicts follow from the evidence by the stated rules
+    # the evidence is read from the right model and probe (the rules themselves are tested on
+    # constructed evidence in test_rld_claims.py)
     gcn = claims["gcn_versus_linear"]["evidence"]
     assert gcn["gcn_accuracy"] == con["probes"]["gcn"]["accuracy"]
     assert gcn["linear_params"] == con["probes"]["linear"]["params"]
-    assert claims["gcn_versus_linear"]["supported"] == (
-        gcn["gcn_accuracy"] >= gcn["linear_accuracy"] and gcn["gcn_params"] < gcn["linear_params"]
-    )
     local = claims["contrastive_locally_dense"]["evidence"]
     assert local["ch_supervised"] == sup["calinski_harabasz"]
-    assert claims["contrastive_locally_dense"]["supported"] == (
-        local["ch_supervised"] > local["ch_contrastive"]
-        and local["relative_purity_fall_contrastive"] > local["relative_purity_fall_supervised"]
-        and local["rld_locality_contrastive"] > local["rld_locality_supervised"]
-    )
+    assert local["ch_contrastive"] == con["calinski_harabasz"]
 
 
 def test_reproduce_rld_on_digits_end_to_end(tmp_path, capsys):

@@ -191,7 +191,13 @@ def _grid(settings: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str
     return points, untrained
 
 
-def _claims(settings: dict[str, Any], points: list[dict[str, Any]]) -> list[Claim]:
+# --- claim rules: each verdict a pure function of the grid points ------------------------------
+# A grid point is a dict with at least "ratio", "capacity", "kmeans_nmi" and "intertwining_gap".
+
+
+def close_sets_claim(points: list[dict[str, Any]]) -> Claim:
+    """``close_sets_preserved``: at every point with r/delta >= ``CLOSE_RATIO_MIN``, NMI >=
+    ``NMI_MIN`` and gap <= ``GAP_MAX_CLOSE``; not supported without such a point."""
     close = [p for p in points if p["ratio"] >= CLOSE_RATIO_MIN]
     ev: dict[str, float] = {"close_points": float(len(close))}
     for ratio in sorted({p["ratio"] for p in close}):
@@ -201,19 +207,23 @@ def _claims(settings: dict[str, Any], points: list[dict[str, Any]]) -> list[Clai
     ok = bool(close) and all(
         p["kmeans_nmi"] >= NMI_MIN and p["intertwining_gap"] <= GAP_MAX_CLOSE for p in close
     )
-    claims = [
-        Claim(
-            id="close_sets_preserved",
-            statement="When the augmentation sets inside a cluster are close (overlapping), the "
-            "InfoNCE representation keeps every cluster together, for every function class "
-            "and every finite number of negatives.",
-            supported=ok,
-            evidence=ev,
-            rule=f"at every grid point with r/delta >= {CLOSE_RATIO_MIN} (every capacity, m and "
-            f"temperature): k-means NMI >= {NMI_MIN} and intertwining gap <= {GAP_MAX_CLOSE}",
-        )
-    ]
-    low, high = settings["capacities"][0], settings["capacities"][-1]
+    return Claim(
+        id="close_sets_preserved",
+        statement="When the augmentation sets inside a cluster are close (overlapping), the "
+        "InfoNCE representation keeps every cluster together, for every function class "
+        "and every finite number of negatives.",
+        supported=ok,
+        evidence=ev,
+        rule=f"at every grid point with r/delta >= {CLOSE_RATIO_MIN} (every capacity, m and "
+        f"temperature): k-means NMI >= {NMI_MIN} and intertwining gap <= {GAP_MAX_CLOSE}",
+    )
+
+
+def far_sets_claim(points: list[dict[str, Any]], capacities: list[str]) -> Claim:
+    """``far_sets_split_with_capacity``: over the points with r/delta <= ``FAR_RATIO_MAX``, the
+    last capacity's mean gap / the first's >= ``GAP_GROWTH_MIN`` and the first's mean NMI minus
+    the last's >= ``NMI_DROP_MIN``; not supported with one capacity or no far point."""
+    low, high = capacities[0], capacities[-1]
     far = [p for p in points if p["ratio"] <= FAR_RATIO_MAX]
     far_low = [p for p in far if p["capacity"] == low]
     far_high = [p for p in far if p["capacity"] == high]
@@ -235,20 +245,21 @@ def _claims(settings: dict[str, Any], points: list[dict[str, Any]]) -> list[Clai
             }
         )
         ok = gap_high / gap_low >= GAP_GROWTH_MIN and nmi_low - nmi_high >= NMI_DROP_MIN
-    claims.append(
-        Claim(
-            id="far_sets_split_with_capacity",
-            statement="When the augmentation sets are far apart, a function class of high "
-            "capacity separates the sources inside a cluster (the intertwining gap grows and "
-            "k-means no longer recovers the clusters), more than a low-capacity class does.",
-            supported=bool(ok),
-            evidence=ev,
-            rule=f"over the grid points with r/delta <= {FAR_RATIO_MAX} (all m and temperatures), "
-            f"comparing the highest capacity ({high}) with the lowest ({low}): mean gap ratio "
-            f"high/low >= {GAP_GROWTH_MIN} and mean NMI low - high >= {NMI_DROP_MIN}",
-        )
+    return Claim(
+        id="far_sets_split_with_capacity",
+        statement="When the augmentation sets are far apart, a function class of high "
+        "capacity separates the sources inside a cluster (the intertwining gap grows and "
+        "k-means no longer recovers the clusters), more than a low-capacity class does.",
+        supported=bool(ok),
+        evidence=ev,
+        rule=f"over the grid points with r/delta <= {FAR_RATIO_MAX} (all m and temperatures), "
+        f"comparing the highest capacity ({high}) with the lowest ({low}): mean gap ratio "
+        f"high/low >= {GAP_GROWTH_MIN} and mean NMI low - high >= {NMI_DROP_MIN}",
     )
-    return claims
+
+
+def _claims(settings: dict[str, Any], points: list[dict[str, Any]]) -> list[Claim]:
+    return [close_sets_claim(points), far_sets_claim(points, settings["capacities"])]
 
 
 def run(settings: dict[str, Any]) -> ExperimentResult:

@@ -394,13 +394,20 @@ def run(settings: dict[str, Any]) -> ExperimentResult:
     )
 
 
+# --- claim rules: each verdict a pure function of the aggregated sweeps ------------------------
+# A sweep entry is ``{"value": swept value, method: {score: (mean, sd)}}`` (see ``run``); a CLIP
+# entry is ``{"anisotropy", "noise", "in_rule", "clip_a", "clip_b", "random_a", "random_b",
+# "training"}`` with the same ``(mean, sd)`` scores.
+
+
 def _mean(entry: dict[str, Any], method: str, score: str = "captured_fraction") -> float:
     return float(entry[method][score][0])
 
 
-def _claims(results: dict[str, list[dict[str, Any]]], clip: list[dict[str, Any]]) -> list[Claim]:
-    claims: list[Claim] = []
-    iso = [e for e in results["anisotropy"] if e["value"] == 1.0]
+def isotropic_claim(anisotropy: list[dict[str, Any]]) -> Claim:
+    """``isotropic_all_recover_fisher``: at anisotropy 1, InfoNCE, LDA and PCA capture
+    >= ``RECOVER_MIN`` of F and random <= ``RANDOM_MAX``; not supported without that point."""
+    iso = [e for e in anisotropy if e["value"] == 1.0]
     if iso:
         e = iso[0]
         ev = {f"captured_{m}": _mean(e, m) for m in ("infonce", "lda", "pca", "random")}
@@ -408,85 +415,86 @@ def _claims(results: dict[str, list[dict[str, Any]]], clip: list[dict[str, Any]]
         ok = ok and ev["captured_random"] <= RANDOM_MAX
     else:
         ev, ok = {}, False
-    claims.append(
-        Claim(
-            id="isotropic_all_recover_fisher",
-            statement="With isotropic covariance, InfoNCE, LDA and PCA all find the Fisher "
-            "subspace (and a random subspace does not).",
-            supported=bool(ok),
-            evidence=ev,
-            rule=f"anisotropy 1 (must be in the sweep): mean captured fraction >= {RECOVER_MIN} "
-            f"for InfoNCE, LDA and PCA, and <= {RANDOM_MAX} for random",
-        )
+    return Claim(
+        id="isotropic_all_recover_fisher",
+        statement="With isotropic covariance, InfoNCE, LDA and PCA all find the Fisher "
+        "subspace (and a random subspace does not).",
+        supported=bool(ok),
+        evidence=ev,
+        rule=f"anisotropy 1 (must be in the sweep): mean captured fraction >= {RECOVER_MIN} "
+        f"for InfoNCE, LDA and PCA, and <= {RANDOM_MAX} for random",
     )
-    aniso = [e for e in results["anisotropy"] if e["value"] > 1] + [
-        e for e in results["dim"] if e["value"] > 0
-    ]
-    ev = {
-        f"captured_infonce@anisotropy={e['value']:g}": _mean(e, "infonce")
-        for e in results["anisotropy"]
-        if e["value"] > 1
-    }
-    ev.update({f"captured_infonce@dim={e['value']:g}": _mean(e, "infonce") for e in results["dim"]})
-    ev.update(
-        {
-            f"captured_lda@anisotropy={e['value']:g}": _mean(e, "lda")
-            for e in results["anisotropy"]
-            if e["value"] > 1
-        }
+
+
+def anisotropic_infonce_claim(anisotropy: list[dict[str, Any]], dim: list[dict[str, Any]]) -> Claim:
+    """``anisotropic_infonce_recovers_fisher``: InfoNCE captures >= ``RECOVER_MIN`` of F at every
+    anisotropy > 1 and at every point of the dimension sweep (LDA reported beside it)."""
+    aniso = [e for e in anisotropy if e["value"] > 1]
+    ev = {f"captured_infonce@anisotropy={e['value']:g}": _mean(e, "infonce") for e in aniso}
+    ev.update({f"captured_infonce@dim={e['value']:g}": _mean(e, "infonce") for e in dim})
+    ev.update({f"captured_lda@anisotropy={e['value']:g}": _mean(e, "lda") for e in aniso})
+    points = aniso + dim
+    ok = bool(points) and min(_mean(e, "infonce") for e in points) >= RECOVER_MIN
+    return Claim(
+        id="anisotropic_infonce_recovers_fisher",
+        statement="With strongly anisotropic covariance, the InfoNCE-trained linear encoder "
+        "still spans the Fisher subspace S^-1(mu_i - mu_bar), as LDA does.",
+        supported=bool(ok),
+        evidence=ev,
+        rule=f"mean captured fraction of InfoNCE >= {RECOVER_MIN} at every point with "
+        "anisotropy > 1 of the anisotropy sweep and at every point of the dimension sweep "
+        "(base anisotropy)",
     )
-    ok = bool(aniso) and min(_mean(e, "infonce") for e in aniso) >= RECOVER_MIN
-    claims.append(
-        Claim(
-            id="anisotropic_infonce_recovers_fisher",
-            statement="With strongly anisotropic covariance, the InfoNCE-trained linear encoder "
-            "still spans the Fisher subspace S^-1(mu_i - mu_bar), as LDA does.",
-            supported=bool(ok),
-            evidence=ev,
-            rule=f"mean captured fraction of InfoNCE >= {RECOVER_MIN} at every point with "
-            "anisotropy > 1 of the anisotropy sweep and at every point of the dimension sweep "
-            "(base anisotropy)",
-        )
-    )
-    top = max(results["anisotropy"], key=lambda e: e["value"])
+
+
+def pca_fails_claim(anisotropy: list[dict[str, Any]]) -> Claim:
+    """``anisotropic_pca_fails``: at the largest anisotropy (> 1), PCA captures at most
+    ``PCA_MARGIN`` more of F than a random subspace."""
+    top = max(anisotropy, key=lambda e: e["value"])
     ev = {
         "anisotropy": top["value"],
         "captured_pca": _mean(top, "pca"),
         "captured_random": _mean(top, "random"),
         "captured_infonce": _mean(top, "infonce"),
     }
-    claims.append(
-        Claim(
-            id="anisotropic_pca_fails",
-            statement="With strongly anisotropic covariance, PCA finds the high-variance "
-            "class-free directions, not the Fisher subspace.",
-            supported=bool(
-                top["value"] > 1 and ev["captured_pca"] <= ev["captured_random"] + PCA_MARGIN
-            ),
-            evidence=ev,
-            rule=f"at the largest anisotropy of the sweep (> 1): mean captured fraction of PCA <= "
-            f"random's + {PCA_MARGIN}",
-        )
+    return Claim(
+        id="anisotropic_pca_fails",
+        statement="With strongly anisotropic covariance, PCA finds the high-variance "
+        "class-free directions, not the Fisher subspace.",
+        supported=bool(
+            top["value"] > 1 and ev["captured_pca"] <= ev["captured_random"] + PCA_MARGIN
+        ),
+        evidence=ev,
+        rule=f"at the largest anisotropy of the sweep (> 1): mean captured fraction of PCA <= "
+        f"random's + {PCA_MARGIN}",
     )
-    noisy = [e for e in results["noise"] if e["value"] > 0]
+
+
+def noisy_claim(noise: list[dict[str, Any]]) -> Claim:
+    """``noisy_infonce_within_fisher``: containment of row(A) in F >= ``CONTAIN_MIN`` at every
+    noise level > 0 (captured fraction reported beside it)."""
+    noisy = [e for e in noise if e["value"] > 0]
     ev = {
         f"containment_infonce@noise={e['value']:g}": _mean(e, "infonce", "containment")
         for e in noisy
     }
     ev.update({f"captured_infonce@noise={e['value']:g}": _mean(e, "infonce") for e in noisy})
-    claims.append(
-        Claim(
-            id="noisy_infonce_within_fisher",
-            statement="With noisy positives, InfoNCE still learns directions inside the Fisher "
-            "subspace (a subset of it), filtering the noise directions out.",
-            supported=bool(noisy)
-            and min(_mean(e, "infonce", "containment") for e in noisy) >= CONTAIN_MIN,
-            evidence=ev,
-            rule=f"mean containment of row(A) in F >= {CONTAIN_MIN} at every noise level > 0 of "
-            "the sweep",
-        )
+    return Claim(
+        id="noisy_infonce_within_fisher",
+        statement="With noisy positives, InfoNCE still learns directions inside the Fisher "
+        "subspace (a subset of it), filtering the noise directions out.",
+        supported=bool(noisy)
+        and min(_mean(e, "infonce", "containment") for e in noisy) >= CONTAIN_MIN,
+        evidence=ev,
+        rule=f"mean containment of row(A) in F >= {CONTAIN_MIN} at every noise level > 0 of "
+        "the sweep",
     )
-    ev = {}
+
+
+def clip_claim(clip: list[dict[str, Any]]) -> Claim:
+    """``clip_within_fisher``: both encoders' containment >= ``CONTAIN_MIN`` at every CLIP point
+    of the rule (``in_rule``: the base anisotropy); losses and random levels reported beside."""
+    ev: dict[str, float] = {}
     for e in (e for e in clip if e["in_rule"]):
         ev[f"clip_loss_trained@noise={e['noise']:g}"] = _mean(e, "training", "trained_loss")
         ev[f"clip_loss_fisher@noise={e['noise']:g}"] = _mean(e, "training", "fisher_loss")
@@ -496,18 +504,25 @@ def _claims(results: dict[str, list[dict[str, Any]]], clip: list[dict[str, Any]]
                 e, f"random_{side}", "containment"
             )
     contained = [v for key, v in ev.items() if key.startswith("containment")]
-    claims.append(
-        Claim(
-            id="clip_within_fisher",
-            statement="With two modalities, each CLIP encoder learns a subset of its own "
-            "modality's Fisher subspace.",
-            supported=bool(contained) and min(contained) >= CONTAIN_MIN,
-            evidence=ev,
-            rule=f"mean containment of each encoder's row space in its modality's F >= "
-            f"{CONTAIN_MIN} for both modalities at every CLIP noise level, at the base anisotropy",
-        )
+    return Claim(
+        id="clip_within_fisher",
+        statement="With two modalities, each CLIP encoder learns a subset of its own "
+        "modality's Fisher subspace.",
+        supported=bool(contained) and min(contained) >= CONTAIN_MIN,
+        evidence=ev,
+        rule=f"mean containment of each encoder's row space in its modality's F >= "
+        f"{CONTAIN_MIN} for both modalities at every CLIP noise level, at the base anisotropy",
     )
-    return claims
+
+
+def _claims(results: dict[str, list[dict[str, Any]]], clip: list[dict[str, Any]]) -> list[Claim]:
+    return [
+        isotropic_claim(results["anisotropy"]),
+        anisotropic_infonce_claim(results["anisotropy"], results["dim"]),
+        pca_fails_claim(results["anisotropy"]),
+        noisy_claim(results["noise"]),
+        clip_claim(clip),
+    ]
 
 
 _STYLE = {

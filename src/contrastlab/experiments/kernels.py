@@ -226,6 +226,9 @@ def summarise(runs: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, floa
     return summary
 
 
+# --- claim rule: the verdict a pure function of the summary (``summarise``) ---------------------
+
+
 def comparison_claim(summary: dict[str, dict[str, float]]) -> Claim:
     """``kernel_comparison``: gain = linear_mean(best mixture) - linear_mean(cosine);
     pooled SE = sqrt(sd_mix^2 / n_mix + sd_cos^2 / n_cos); supported iff gain > c * SE."""

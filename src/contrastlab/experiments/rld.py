@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -44,6 +44,9 @@ from contrastlab.errors import InputError
 from contrastlab.experiments import ExperimentResult
 from contrastlab.experiments._common import figure, fmt
 from contrastlab.report import Claim, Report
+
+if TYPE_CHECKING:
+    from contrastlab.analysis.probes import ProbeResult
 
 DEFAULTS: dict[str, Any] = {
     "data": "digits",
@@ -234,24 +237,35 @@ def _measure(model: dict[str, Any], settings: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+# --- claim rules: each verdict a pure function of the measurements -----------------------------
+# ``toys``: name -> {"rld", "calinski_harabasz", ...} (``_toys``); a model's measurements:
+# {"calinski_harabasz", "rld": {t: value}, "relative_purity": {k: value}, "test_size", ...}
+# (``_measure``); probes: ``analysis.ProbeResult`` (accuracy, params).
+
+
 def _locality(m: dict[str, Any]) -> float:
+    """RLD at the smallest t over RLD at the largest t, the denominator floored at RLD_FLOOR."""
     ts = sorted(m["rld"])
     return m["rld"][ts[0]] / max(m["rld"][ts[-1]], RLD_FLOOR)
 
 
 def _purity_fall(m: dict[str, Any]) -> float:
-    """Relative purity at the smallest k minus that at the largest k below N - 1.
+    """Relative purity at k = 1 minus that at the largest k below N - 1 (0 without k = 1).
 
     At k = N - 1 every point's neighbours are all other points, so relative purity is 1 for any
     embedding; that k cannot tell embeddings apart and is left out (see PURITY_RULE_NOTE).
+    Without k = 1 among the measured ks the fall of the rule is not defined: 0 for both models,
+    so the part is not met.
     """
     ks = sorted(k for k in m["relative_purity"] if k < m["test_size"] - 1)
-    if not ks:
+    if 1 not in ks:
         return 0.0
-    return m["relative_purity"][ks[0]] - m["relative_purity"][ks[-1]]
+    return m["relative_purity"][1] - m["relative_purity"][ks[-1]]
 
 
-def _claims(toys: dict[str, dict[str, Any]], res: dict[str, dict[str, Any]]) -> list[Claim]:
+def toy_claim(toys: dict[str, dict[str, Any]]) -> Claim:
+    """``toy_rld_values``: |RLD(uniform)| < ``TOY_UNIFORM_ABS_MAX``, RLD of the Gaussian and the
+    tiny blobs > ``TOY_HIGH_RLD_MIN``, CH(tiny) / CH(Gaussian) < ``TOY_CH_RATIO_MAX``."""
     uniform, tiny, blobs = (toys[n] for n in ("uniform_square", "tiny_blobs", "gaussian_blobs"))
     ch_ratio = tiny["calinski_harabasz"] / blobs["calinski_harabasz"]
     toy_ok = (
@@ -260,59 +274,74 @@ def _claims(toys: dict[str, dict[str, Any]], res: dict[str, dict[str, Any]]) -> 
         and tiny["rld"] > TOY_HIGH_RLD_MIN
         and ch_ratio < TOY_CH_RATIO_MAX
     )
-    con, sup = res["contrastive"], res["supervised"]
+    return Claim(
+        "toy_rld_values",
+        "On the 2-D toy sets RLD is about 0 for structureless labels and high for locally "
+        "dense classes, including tiny scattered blobs that the global CH score ranks low.",
+        toy_ok,
+        {
+            "rld_uniform_square": uniform["rld"],
+            "rld_gaussian_blobs": blobs["rld"],
+            "rld_tiny_blobs": tiny["rld"],
+            "ch_tiny_over_gaussian_blobs": ch_ratio,
+        },
+        f"|RLD(uniform)| < {TOY_UNIFORM_ABS_MAX}, RLD(gaussian blobs) > {TOY_HIGH_RLD_MIN}, "
+        f"RLD(tiny blobs) > {TOY_HIGH_RLD_MIN}, CH(tiny)/CH(gaussian) < {TOY_CH_RATIO_MAX}",
+    )
+
+
+def locally_dense_claim(con: dict[str, Any], sup: dict[str, Any]) -> Claim:
+    """``contrastive_locally_dense``: CH(supervised) > CH(contrastive), and the purity fall
+    and the RLD locality both larger for the contrastive model's measurements ``con``."""
     global_ok = sup["calinski_harabasz"] > con["calinski_harabasz"]
     purity_ok = _purity_fall(con) > _purity_fall(sup)
     locality_ok = _locality(con) > _locality(sup)
-    lin, gcn = con["probes"]["linear"], con["probes"]["gcn"]
+    return Claim(
+        "contrastive_locally_dense",
+        "Contrastive learning makes locally dense clusters, supervised learning globally "
+        "dense ones.",
+        global_ok and purity_ok and locality_ok,
+        {
+            "ch_contrastive": con["calinski_harabasz"],
+            "ch_supervised": sup["calinski_harabasz"],
+            "relative_purity_fall_contrastive": _purity_fall(con),
+            "relative_purity_fall_supervised": _purity_fall(sup),
+            "rld_locality_contrastive": _locality(con),
+            "rld_locality_supervised": _locality(sup),
+        },
+        "all three: CH(supervised) > CH(contrastive); the fall of relative purity "
+        "(purity / best possible) from k=1 to the largest k below N-1 is larger for "
+        "contrastive; "
+        "RLD(smallest t) / RLD(largest t) (denominator floored at "
+        f"{RLD_FLOOR}) is larger for contrastive",
+    )
+
+
+def gcn_claim(linear: ProbeResult, gcn: ProbeResult) -> Claim:
+    """``gcn_versus_linear``: on the contrastive features, GCN accuracy >= linear accuracy and
+    fewer GCN parameters than linear ones."""
+    return Claim(
+        "gcn_versus_linear",
+        "A GCN on the neighbourhood graph classifies contrastive features as well as or "
+        "better than a linear probe, with fewer parameters.",
+        gcn.accuracy >= linear.accuracy and gcn.params < linear.params,
+        {
+            "gcn_accuracy": gcn.accuracy,
+            "linear_accuracy": linear.accuracy,
+            "gcn_params": gcn.params,
+            "linear_params": linear.params,
+        },
+        "on the contrastive test features: GCN accuracy >= linear accuracy and "
+        "GCN parameters < linear parameters",
+    )
+
+
+def _claims(toys: dict[str, dict[str, Any]], res: dict[str, dict[str, Any]]) -> list[Claim]:
+    con, sup = res["contrastive"], res["supervised"]
     return [
-        Claim(
-            "toy_rld_values",
-            "On the 2-D toy sets RLD is about 0 for structureless labels and high for locally "
-            "dense classes, including tiny scattered blobs that the global CH score ranks low.",
-            toy_ok,
-            {
-                "rld_uniform_square": uniform["rld"],
-                "rld_gaussian_blobs": blobs["rld"],
-                "rld_tiny_blobs": tiny["rld"],
-                "ch_tiny_over_gaussian_blobs": ch_ratio,
-            },
-            f"|RLD(uniform)| < {TOY_UNIFORM_ABS_MAX}, RLD(gaussian blobs) > {TOY_HIGH_RLD_MIN}, "
-            f"RLD(tiny blobs) > {TOY_HIGH_RLD_MIN}, CH(tiny)/CH(gaussian) < {TOY_CH_RATIO_MAX}",
-        ),
-        Claim(
-            "contrastive_locally_dense",
-            "Contrastive learning makes locally dense clusters, supervised learning globally "
-            "dense ones.",
-            global_ok and purity_ok and locality_ok,
-            {
-                "ch_contrastive": con["calinski_harabasz"],
-                "ch_supervised": sup["calinski_harabasz"],
-                "relative_purity_fall_contrastive": _purity_fall(con),
-                "relative_purity_fall_supervised": _purity_fall(sup),
-                "rld_locality_contrastive": _locality(con),
-                "rld_locality_supervised": _locality(sup),
-            },
-            "all three: CH(supervised) > CH(contrastive); the fall of relative purity "
-            "(purity / best possible) from k=1 to the largest k below N-1 is larger for "
-            "contrastive; "
-            "RLD(smallest t) / RLD(largest t) (denominator floored at "
-            f"{RLD_FLOOR}) is larger for contrastive",
-        ),
-        Claim(
-            "gcn_versus_linear",
-            "A GCN on the neighbourhood graph classifies contrastive features as well as or "
-            "better than a linear probe, with fewer parameters.",
-            gcn.accuracy >= lin.accuracy and gcn.params < lin.params,
-            {
-                "gcn_accuracy": gcn.accuracy,
-                "linear_accuracy": lin.accuracy,
-                "gcn_params": gcn.params,
-                "linear_params": lin.params,
-            },
-            "on the contrastive test features: GCN accuracy >= linear accuracy and "
-            "GCN parameters < linear parameters",
-        ),
+        toy_claim(toys),
+        locally_dense_claim(con, sup),
+        gcn_claim(con["probes"]["linear"], con["probes"]["gcn"]),
     ]
 
 

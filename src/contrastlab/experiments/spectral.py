@@ -257,73 +257,89 @@ def _summarise(runs: list[dict[str, Any]], names: list[str]) -> dict[str, Any]:
     return out
 
 
-def _claims(summary: dict[str, dict[str, Any]], pq: list[tuple[float, float]]) -> list[Claim]:
+# --- claim rules: each verdict a pure function of the summary (``_summarise`` per setting) ------
+
+
+def identity_claim(summary: dict[str, dict[str, Any]]) -> Claim:
+    """``identity_exact``: the largest relative residual over every setting < ``RESIDUAL_MAX``."""
     residual = max(s["max_residual"] for s in summary.values())
     logged = sum(s["logged_steps"] for s in summary.values())
-    claims = [
-        Claim(
-            id="identity_exact",
-            statement=(
-                "Full-batch InfoNCE with the Gaussian kernel equals (2/t) tr(Z^T L(A) Z) + "
-                "log R(Z): the attraction term is exactly the spectral-clustering objective on "
-                "the graph."
-            ),
-            supported=residual < RESIDUAL_MAX,
-            evidence={"max_relative_residual": residual, "logged_steps": float(logged)},
-            rule=(
-                "max over all logged training steps of |H - (2/t)tr - log R| / |H| < "
-                f"{RESIDUAL_MAX:g}"
-            ),
-        )
-    ]
-    align_ok, nmi_ok = True, True
-    align_ev: dict[str, float] = {}
-    nmi_ev: dict[str, float] = {}
+    return Claim(
+        id="identity_exact",
+        statement=(
+            "Full-batch InfoNCE with the Gaussian kernel equals (2/t) tr(Z^T L(A) Z) + "
+            "log R(Z): the attraction term is exactly the spectral-clustering objective on "
+            "the graph."
+        ),
+        supported=residual < RESIDUAL_MAX,
+        evidence={"max_relative_residual": residual, "logged_steps": float(logged)},
+        rule=(
+            f"max over all logged training steps of |H - (2/t)tr - log R| / |H| < {RESIDUAL_MAX:g}"
+        ),
+    )
+
+
+def alignment_claim(summary: dict[str, dict[str, Any]], pq: list[tuple[float, float]]) -> Claim:
+    """``gaussian_aligns_with_spectral``: mean alignment >= ``ALIGN_MIN_CLEAN`` at every setting
+    with q = 0 and >= ``ALIGN_MIN_NOISY`` at every setting with q > 0."""
+    supported = True
+    evidence: dict[str, float] = {}
+    for p, q in pq:
+        alignment = summary[_label(p, q)]["gaussian_alignment"][0]
+        evidence[f"alignment@{_label(p, q)}"] = alignment
+        supported &= alignment >= (ALIGN_MIN_CLEAN if q == 0 else ALIGN_MIN_NOISY)
+    return Claim(
+        id="gaussian_aligns_with_spectral",
+        statement=(
+            "Embeddings trained with Gaussian-kernel InfoNCE span the same subspace as the "
+            "non-constant bottom eigenvectors of the graph Laplacian L(A)."
+        ),
+        supported=bool(supported),
+        evidence=evidence,
+        rule=(
+            "mean over seeds of the mean squared cosine of the principal angles between "
+            f"centred Z and the bottom eigenvectors >= {ALIGN_MIN_CLEAN} for every setting "
+            f"with q = 0 and >= {ALIGN_MIN_NOISY} for every setting with q > 0"
+        ),
+    )
+
+
+def clustering_claim(summary: dict[str, dict[str, Any]], pq: list[tuple[float, float]]) -> Claim:
+    """``infonce_matches_spectral_clustering``: at q = 0 both mean NMIs >= ``NMI_MIN_CLEAN``; at
+    q > 0 the two mean NMIs at most ``NMI_GAP_MAX`` apart."""
+    supported = True
+    evidence: dict[str, float] = {}
     for p, q in pq:
         s = summary[_label(p, q)]
-        alignment = s["gaussian_alignment"][0]
-        align_ev[f"alignment@{_label(p, q)}"] = alignment
-        align_ok &= alignment >= (ALIGN_MIN_CLEAN if q == 0 else ALIGN_MIN_NOISY)
         nmi, nmi_spec = s["gaussian_nmi"][0], s["spectral_L_nmi"][0]
-        nmi_ev[f"nmi_infonce@{_label(p, q)}"] = nmi
-        nmi_ev[f"nmi_spectral@{_label(p, q)}"] = nmi_spec
+        evidence[f"nmi_infonce@{_label(p, q)}"] = nmi
+        evidence[f"nmi_spectral@{_label(p, q)}"] = nmi_spec
         if q == 0:
-            nmi_ok &= min(nmi, nmi_spec) >= NMI_MIN_CLEAN
+            supported &= min(nmi, nmi_spec) >= NMI_MIN_CLEAN
         else:
-            nmi_ok &= abs(nmi - nmi_spec) <= NMI_GAP_MAX
-    claims.append(
-        Claim(
-            id="gaussian_aligns_with_spectral",
-            statement=(
-                "Embeddings trained with Gaussian-kernel InfoNCE span the same subspace as the "
-                "non-constant bottom eigenvectors of the graph Laplacian L(A)."
-            ),
-            supported=bool(align_ok),
-            evidence=align_ev,
-            rule=(
-                "mean over seeds of the mean squared cosine of the principal angles between "
-                f"centred Z and the bottom eigenvectors >= {ALIGN_MIN_CLEAN} for every setting "
-                f"with q = 0 and >= {ALIGN_MIN_NOISY} for every setting with q > 0"
-            ),
-        )
+            supported &= abs(nmi - nmi_spec) <= NMI_GAP_MAX
+    return Claim(
+        id="infonce_matches_spectral_clustering",
+        statement=(
+            "k-means on InfoNCE-Gaussian embeddings recovers the planted clusters as well as "
+            "spectral clustering does."
+        ),
+        supported=bool(supported),
+        evidence=evidence,
+        rule=(
+            f"mean NMI: q = 0: both InfoNCE-Gaussian and spectral clustering (k-means on the "
+            f"bottom eigenvectors of L(A)) >= {NMI_MIN_CLEAN}; q > 0: |NMI_InfoNCE - "
+            f"NMI_spectral| <= {NMI_GAP_MAX}"
+        ),
     )
-    claims.append(
-        Claim(
-            id="infonce_matches_spectral_clustering",
-            statement=(
-                "k-means on InfoNCE-Gaussian embeddings recovers the planted clusters as well as "
-                "spectral clustering does."
-            ),
-            supported=bool(nmi_ok),
-            evidence=nmi_ev,
-            rule=(
-                f"mean NMI: q = 0: both InfoNCE-Gaussian and spectral clustering (k-means on the "
-                f"bottom eigenvectors of L(A)) >= {NMI_MIN_CLEAN}; q > 0: |NMI_InfoNCE - "
-                f"NMI_spectral| <= {NMI_GAP_MAX}"
-            ),
-        )
-    )
-    return claims
+
+
+def _claims(summary: dict[str, dict[str, Any]], pq: list[tuple[float, float]]) -> list[Claim]:
+    return [
+        identity_claim(summary),
+        alignment_claim(summary, pq),
+        clustering_claim(summary, pq),
+    ]
 
 
 def run(settings: dict[str, Any]) -> ExperimentResult:
