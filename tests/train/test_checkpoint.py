@@ -1,15 +1,22 @@
-"""Checkpoints: atomic writes, RNG states, safe loading, clear errors for damaged files."""
+"""Checkpoints: atomic writes (a failed write keeps the last good one), RNG states, safe loading,
+clear errors for damaged files."""
 
 from __future__ import annotations
 
+import io
+import json
+import os
 import pickle
 import random
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 import torch
 
+from contrastlab.cli import main
 from contrastlab.errors import InputError
 from contrastlab.train.checkpoint import (
     load_checkpoint,
@@ -17,6 +24,8 @@ from contrastlab.train.checkpoint import (
     rng_states,
     save_checkpoint,
 )
+
+from .conftest import TINY
 
 
 def test_round_trip_restores_every_random_stream(tmp_path: Path) -> None:
@@ -70,3 +79,70 @@ def test_truncated_foreign_and_missing_files(tmp_path: Path) -> None:
         load_checkpoint(tmp_path / "absent.pt")
     message = str(pytest.raises(InputError, load_checkpoint, cut).value)
     assert "\n" not in message
+
+
+def _half_written_save(real_save: Callable[..., None]) -> Callable[..., None]:
+    """A ``torch.save`` that writes the first half of the real bytes, then fails (disk full)."""
+
+    def save(obj: object, f: Any, *args: Any, **kwargs: Any) -> None:
+        buffer = io.BytesIO()
+        real_save(obj, buffer, *args, **kwargs)
+        data = buffer.getvalue()
+        if isinstance(f, (str, os.PathLike)):
+            with open(f, "wb") as handle:
+                handle.write(data[: len(data) // 2])
+        else:
+            f.write(data[: len(data) // 2])
+            f.flush()
+        raise OSError(28, "No space left on device")
+
+    return save
+
+
+def _failing_replace(src: Any, dst: Any) -> None:
+    raise OSError(5, "Input/output error")
+
+
+@pytest.mark.parametrize("failure", ["mid-write", "at the rename"])
+def test_a_failed_save_leaves_the_previous_checkpoint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, failure: str
+) -> None:
+    path = tmp_path / "checkpoint.pt"
+    weights = torch.randn(5000, generator=torch.Generator().manual_seed(0))
+    save_checkpoint(path, {"epoch": 1, "weights": weights})
+    before = path.read_bytes()
+    if failure == "mid-write":
+        monkeypatch.setattr(torch, "save", _half_written_save(torch.save))
+    else:
+        monkeypatch.setattr(os, "replace", _failing_replace)
+    with pytest.raises(OSError):
+        save_checkpoint(path, {"epoch": 2, "weights": torch.zeros(5000)})
+    monkeypatch.undo()
+    assert path.read_bytes() == before
+    loaded = load_checkpoint(path)
+    assert loaded["epoch"] == 1 and torch.equal(loaded["weights"], weights)
+    assert [p.name for p in tmp_path.iterdir()] == ["checkpoint.pt"]  # no temporary file left
+
+
+def test_a_run_whose_checkpoint_write_fails_resumes_from_the_last_good_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sets = [*TINY, "monitor.knn=false", "eval.linear_probe=false", "eval.raw_baseline=false"]
+    args = ["train", "--data", "digits", "--out", str(tmp_path / "run"), "--epochs", "3"]
+    args += ["--batch-size", "128", "--quiet", *[a for s in sets for a in ("--set", s)]]
+    real_save, calls = torch.save, []
+
+    def second_save_fails(obj: object, f: Any, *a: Any, **k: Any) -> None:
+        calls.append(obj)
+        (_half_written_save(real_save) if len(calls) == 2 else real_save)(obj, f, *a, **k)
+
+    monkeypatch.setattr(torch, "save", second_save_fails)
+    with pytest.raises(OSError, match="No space left"):
+        main(args)
+    monkeypatch.undo()
+    run = tmp_path / "run"
+    assert load_checkpoint(run / "checkpoint.pt")["epoch"] == 1  # epoch 2's write failed
+    assert not [p.name for p in run.iterdir() if p.name.endswith(".tmp")]
+    assert main([*args, "--resume"]) == 0
+    assert load_checkpoint(run / "checkpoint.pt")["epoch"] == 3
+    assert [json.loads(line)["epoch"] for line in (run / "metrics.jsonl").open()] == [1, 2, 3]
