@@ -36,9 +36,11 @@ def test_round_trip_restores_every_random_stream(tmp_path: Path) -> None:
     numpy_draw = np.random.rand(3)  # noqa: NPY002
     expected = (torch.rand(3), numpy_draw, [random.random() for _ in range(3)])
     path = save_checkpoint(
-        tmp_path / "c.pt", {"rng": states, "weights": torch.arange(4.0), "epoch": 2}
+        tmp_path / "new" / "folder" / "c.pt",
+        {"rng": states, "weights": torch.arange(4.0), "epoch": 2},
     )
-    assert not list(tmp_path.glob(".*.tmp"))  # the temporary file was renamed away
+    assert path == tmp_path / "new" / "folder" / "c.pt"  # missing folders are created
+    assert [p.name for p in path.parent.iterdir()] == ["c.pt"]  # the temporary file renamed away
     loaded = load_checkpoint(path)
     assert loaded["epoch"] == 2 and torch.equal(loaded["weights"], torch.arange(4.0))
     restore_rng_states(loaded["rng"])
@@ -99,8 +101,12 @@ def _half_written_save(real_save: Callable[..., None]) -> Callable[..., None]:
     return save
 
 
-def _failing_replace(src: Any, dst: Any) -> None:
-    raise OSError(5, "Input/output error")
+def _failing_replace(renames: list[tuple[Path, Path]]) -> Callable[[Any, Any], None]:
+    def replace(src: Any, dst: Any) -> None:
+        renames.append((Path(src), Path(dst)))
+        raise OSError(5, "Input/output error")
+
+    return replace
 
 
 @pytest.mark.parametrize("failure", ["mid-write", "at the rename"])
@@ -111,13 +117,18 @@ def test_a_failed_save_leaves_the_previous_checkpoint(
     weights = torch.randn(5000, generator=torch.Generator().manual_seed(0))
     save_checkpoint(path, {"epoch": 1, "weights": weights})
     before = path.read_bytes()
+    renames: list[tuple[Path, Path]] = []
     if failure == "mid-write":
         monkeypatch.setattr(torch, "save", _half_written_save(torch.save))
     else:
-        monkeypatch.setattr(os, "replace", _failing_replace)
+        monkeypatch.setattr(os, "replace", _failing_replace(renames))
     with pytest.raises(OSError):
         save_checkpoint(path, {"epoch": 2, "weights": torch.zeros(5000)})
     monkeypatch.undo()
+    if failure == "at the rename":
+        # a rename is atomic within one file system: the new file was written beside the old one
+        ((written, target),) = renames
+        assert target == path and written.parent == path.parent and written != path
     assert path.read_bytes() == before
     loaded = load_checkpoint(path)
     assert loaded["epoch"] == 1 and torch.equal(loaded["weights"], weights)

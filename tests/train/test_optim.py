@@ -58,3 +58,40 @@ def test_lars_matches_a_numpy_reference() -> None:
         w, b = w - 0.5 * vw, b - 0.5 * vb
         np.testing.assert_allclose(weight.detach().numpy(), w, rtol=1e-12)
         np.testing.assert_allclose(bias.detach().numpy(), b, rtol=1e-12)
+
+
+def _lars_reference(w: np.ndarray, grads: list[np.ndarray], lr: float, wd: float, adapt: bool):
+    """SimCLR's LARS with momentum 0.9 and trust coefficient 1e-3, in float64 NumPy."""
+    v = None
+    for g in grads:
+        g = g + wd * w
+        if adapt:
+            g = g * 1e-3 * np.linalg.norm(w) / np.linalg.norm(g)
+        v = g if v is None else 0.9 * v + g
+        w = w - lr * v
+    return w
+
+
+def test_lars_as_the_trainer_builds_it_and_its_defaults() -> None:
+    torch.manual_seed(0)
+    layer = nn.Linear(4, 3).double()
+    w0, b0 = layer.weight.detach().numpy().copy(), layer.bias.detach().numpy().copy()
+    grads = [(torch.randn(3, 4, dtype=torch.float64), torch.randn(3, dtype=torch.float64))]
+    grads.append((torch.randn(3, 4, dtype=torch.float64), torch.randn(3, dtype=torch.float64)))
+    # build_optimizer("lars"): weights decayed and adapted, the bias neither (SimCLR)
+    optimizer = build_optimizer("lars", parameter_groups([layer], 0.01), lr=0.5)
+    for gw, gb in grads:
+        layer.weight.grad, layer.bias.grad = gw.clone(), gb.clone()
+        optimizer.step()
+    weights = _lars_reference(w0, [g[0].numpy() for g in grads], 0.5, 0.01, adapt=True)
+    bias = _lars_reference(b0, [g[1].numpy() for g in grads], 0.5, 0.0, adapt=False)
+    np.testing.assert_allclose(layer.weight.detach().numpy(), weights, rtol=1e-12)
+    np.testing.assert_allclose(layer.bias.detach().numpy(), bias, rtol=1e-12)
+    # LARS(params, lr) alone: momentum 0.9, no weight decay, eta 1e-3, every tensor adapted
+    plain = nn.Parameter(torch.from_numpy(w0.copy()))
+    alone = LARS([plain], lr=0.5)
+    for gw, _ in grads:
+        plain.grad = gw.clone()
+        alone.step()
+    expected = _lars_reference(w0, [g[0].numpy() for g in grads], 0.5, 0.0, adapt=True)
+    np.testing.assert_allclose(plain.detach().numpy(), expected, rtol=1e-12)

@@ -8,6 +8,11 @@ learning rate. Per epoch: log to ``metrics.jsonl``, run the kNN / online-probe m
 ``monitor.every`` epochs, and write ``checkpoint.pt`` atomically. At the end: kNN (k = 20, 200)
 and an offline linear probe on frozen backbone features of the final epoch, into ``metrics.json``.
 
+Each ``metrics.jsonl`` record holds ``epoch``, ``step`` (steps done so far), ``loss`` (the mean
+over the epoch's steps and the ranks), ``lr`` (the learning rate applied at the epoch's last step:
+the warm-up + cosine value of :func:`contrastlab.train.optim.warmup_cosine` at that step; the
+progress bar shows it at every step), ``images_per_second``, ``augment_share``, ``step_seconds``,
+``images``, ``seconds``, and the monitors' accuracies in the epochs they ran.
 ``images_per_second`` counts source images per second of training steps over all processes
 (each image is seen as two views); monitors and checkpoints are not in the timing.
 """
