@@ -37,7 +37,7 @@ def _one_thread():  # type: ignore[no-untyped-def]
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("cli") / "run"
+    out = tmp_path_factory.mktemp("cli") / "runs" / "run"  # folders created as needed
     code = main(
         [
             "train",
@@ -77,6 +77,15 @@ def test_train_writes_the_run_folder(run_dir: Path) -> None:
     assert set(metrics["raw_pixels"]) == set(metrics["final"])
     lines = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in lines] == [1, 2] and "knn_top1_k20" in lines[-1]
+    for record in lines:  # the documented fields of a record
+        assert set(record) >= {"epoch", "step", "loss", "lr", "images", "step_seconds", "seconds"}
+        assert record["images"] == (1437 // 128) * 128  # full global batches only
+        assert record["images_per_second"] == pytest.approx(
+            record["images"] / record["step_seconds"]
+        )
+        assert 0 < record["augment_share"] < 1 and 0 < record["step_seconds"] < record["seconds"]
+    images, seconds = (sum(r[k] for r in lines) for k in ("images", "step_seconds"))
+    assert metrics["images_per_second"] == pytest.approx(images / seconds)
     assert "<img" in (run_dir / "report.html").read_text()
 
 
@@ -344,3 +353,25 @@ def test_folder_of_png_images(tmp_path: Path) -> None:
     # labels follow the class folders: raw pixels of three colours are classified perfectly
     assert metrics["raw_pixels"]["knn_top1_k20"] == 1.0
     assert set(metrics["final"]) == {"knn_top1_k20", "knn_top1_k200", "linear_top1"}
+
+
+def test_final_numbers_are_those_of_the_saved_backbone(tmp_path: Path) -> None:
+    from contrastlab import analysis
+
+    out = tmp_path / "run"
+    sets = ["eval.knn_ks=[5, 200]", "eval.knn_temperature=2.0", "eval.raw_baseline=false"]
+    args = ["train", "--out", str(out), "--epochs", "1", "--batch-size", "128", "--quiet", *TINY]
+    assert main([*args, *[a for s in sets for a in ("--set", s)]]) == 0
+    final = json.loads((out / "metrics.json").read_text())["final"]
+    parts = {}
+    for split in ("train", "test"):
+        path = tmp_path / f"{split}.npz"
+        assert main(["embed", "--run", str(out), "--split", split, "--out", str(path)]) == 0
+        with np.load(path) as saved:
+            parts[split] = (saved["features"], saved["labels"])
+    (train_f, train_y), (test_f, test_y) = parts["train"], parts["test"]
+    knn = analysis.knn_accuracy(train_f, train_y, test_f, test_y, ks=(5, 200), temperature=2.0)
+    probe = analysis.linear_probe(train_f, train_y, test_f, test_y, seed=0)
+    assert final == pytest.approx(
+        {"knn_top1_k5": knn[5], "knn_top1_k200": knn[200], "linear_top1": probe.accuracy}
+    )

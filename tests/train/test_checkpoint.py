@@ -31,9 +31,10 @@ from .conftest import TINY
 def test_round_trip_restores_every_random_stream(tmp_path: Path) -> None:
     torch.manual_seed(1)
     np.random.seed(2)  # noqa: NPY002 (the legacy global state is what is saved)
+    np.random.normal()  # noqa: NPY002 (leaves the second Box-Muller value cached)
     random.seed(3)
     states = rng_states()
-    numpy_draw = np.random.rand(3)  # noqa: NPY002
+    numpy_draw = np.random.normal(size=3)  # noqa: NPY002 (the cached value comes first)
     expected = (torch.rand(3), numpy_draw, [random.random() for _ in range(3)])
     path = save_checkpoint(
         tmp_path / "new" / "folder" / "c.pt",
@@ -44,7 +45,7 @@ def test_round_trip_restores_every_random_stream(tmp_path: Path) -> None:
     loaded = load_checkpoint(path)
     assert loaded["epoch"] == 2 and torch.equal(loaded["weights"], torch.arange(4.0))
     restore_rng_states(loaded["rng"])
-    numpy_again = np.random.rand(3)  # noqa: NPY002
+    numpy_again = np.random.normal(size=3)  # noqa: NPY002
     again = (torch.rand(3), numpy_again, [random.random() for _ in range(3)])
     assert torch.equal(expected[0], again[0])
     np.testing.assert_array_equal(expected[1], again[1])
@@ -157,3 +158,40 @@ def test_a_run_whose_checkpoint_write_fails_resumes_from_the_last_good_one(
     assert main([*args, "--resume"]) == 0
     assert load_checkpoint(run / "checkpoint.pt")["epoch"] == 3
     assert [json.loads(line)["epoch"] for line in (run / "metrics.jsonl").open()] == [1, 2, 3]
+
+
+def test_checkpoint_and_monitor_intervals(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    real_save, saved_epochs = torch.save, []
+
+    def spy(obj: Any, f: Any, *a: Any, **k: Any) -> None:
+        saved_epochs.append(obj["epoch"])
+        real_save(obj, f, *a, **k)
+
+    monkeypatch.setattr(torch, "save", spy)
+    sets = [*TINY, "eval.linear_probe=false", "eval.raw_baseline=false"]
+    sets += ["train.checkpoint_every=2", "monitor.every=3"]
+    args = ["train", "--data", "digits", "--out", str(tmp_path / "run"), "--epochs", "5"]
+    assert (
+        main([*args, "--batch-size", "256", "--quiet", *[a for s in sets for a in ("--set", s)]])
+        == 0
+    )
+    assert saved_epochs == [2, 4, 5]  # every second epoch, and the last
+    records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").open()]
+    assert [r["epoch"] for r in records if "knn_top1_k20" in r] == [3, 5]  # and the last
+
+
+def test_load_places_tensors_where_asked(tmp_path: Path) -> None:
+    # e.g. a GPU run's checkpoint read on a laptop: every tensor lands on map_location
+    path = save_checkpoint(tmp_path / "c.pt", {"model": {"w": torch.ones(3)}})
+    assert load_checkpoint(path)["model"]["w"].device.type == "cpu"
+    assert load_checkpoint(path, map_location="meta")["model"]["w"].device.type == "meta"
+
+
+def test_init_from_a_checkpoint_of_another_model_is_a_clear_error(tmp_path: Path) -> None:
+    from torch import nn
+
+    from contrastlab.train.checkpoint import initialise_from
+
+    other = save_checkpoint(tmp_path / "other.pt", {"model": {"encoder.w": torch.ones(5, 5)}})
+    with pytest.raises(InputError, match="no tensor of that checkpoint fits this model"):
+        initialise_from(nn.Linear(2, 3), other)

@@ -33,6 +33,18 @@ def test_warmup_then_cosine() -> None:
         progress = (step - 10) / 90
         assert math.isclose(lrs[step], 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
     assert warmup_cosine(100, 100, 10, 1.0) == 0.0
+    # a one-step warm-up: the base rate at step 0, then the cosine from there
+    assert warmup_cosine(0, 5, 1, 2.0) == 2.0
+    assert math.isclose(warmup_cosine(3, 5, 1, 2.0), 1.0 + math.cos(math.pi * 2 / 4))
+
+
+def test_each_optimiser_starts_at_the_given_rate_and_momentum() -> None:
+    model = nn.Sequential(nn.Linear(3, 2), nn.BatchNorm1d(2))
+    for name in ("sgd", "lars", "adamw"):
+        optimizer = build_optimizer(name, parameter_groups([model], 0.1), lr=0.25, momentum=0.5)
+        assert [g["lr"] for g in optimizer.param_groups] == [0.25, 0.25], name
+        if name != "adamw":  # AdamW has betas, not momentum
+            assert [g["momentum"] for g in optimizer.param_groups] == [0.5, 0.5], name
 
 
 def test_lars_matches_a_numpy_reference() -> None:

@@ -115,20 +115,22 @@ def test_resume_with_more_epochs_extends_a_finished_run(tmp_path: Path) -> None:
 
     a, b = load_checkpoint(extended / "checkpoint.pt"), load_checkpoint(straight / "checkpoint.pt")
     assert a["epoch"] == b["epoch"] == 4 and a["step"] == b["step"] == 4 * STEPS
-    for key, value in b["model"].items():
-        assert torch.equal(a["model"][key], value), key
+    for part in ("model", "probe"):  # the online probe and its optimiser resume too
+        for key, value in b[part].items():
+            assert torch.equal(a[part][key], value), (part, key)
     history, reference = _history(extended), _history(straight)
     assert [r["epoch"] for r in history] == [1, 2, 3, 4]
     assert history[:2] == first_two  # the epochs already trained are kept as they were
     for mine, theirs in zip(history, reference, strict=True):
-        assert (mine["step"], mine["loss"], mine["knn_top1_k20"]) == (
-            theirs["step"],
-            theirs["loss"],
-            theirs["knn_top1_k20"],
-        )
+        keys = ("step", "loss", "knn_top1_k20", "online_linear_top1")
+        assert [mine[k] for k in keys] == [theirs[k] for k in keys]
     assert yaml.safe_load((extended / "config.yaml").read_text())["train"]["epochs"] == 4
     metrics = json.loads((extended / "metrics.json").read_text())
     assert metrics["epochs"] == 4 and len(metrics["history"]) == 4
+    # throughput over the whole run, the epochs before the resume included
+    images, seconds = (sum(r[k] for r in history) for k in ("images", "step_seconds"))
+    assert images == 4 * STEPS * 128
+    assert metrics["images_per_second"] == pytest.approx(images / seconds)
 
 
 def test_extension_follows_the_schedule_of_the_new_length(tmp_path: Path) -> None:

@@ -1,4 +1,5 @@
-"""The learning rate real runs apply: read back from ``metrics.jsonl`` and from the optimiser.
+"""What real runs apply: the learning rate read back from ``metrics.jsonl`` and from the optimiser,
+the configured momentum, weight decay and gradient clipping, and the logged loss.
 
 The reference is the documented schedule written out here, not the library's function: linear
 warm-up from ``base / W`` up to ``base`` over the first ``W`` steps, then
@@ -19,7 +20,7 @@ from contrastlab.train.config import build_config
 from contrastlab.train.supervised import train_supervised
 from contrastlab.train.trainer import load_data, train
 
-from .conftest import TINY, applied_rates, reference_lr
+from .conftest import TINY, applied_rates, applied_steps, loss_values, reference_lr
 
 BATCH = 128
 STEPS_PER_EPOCH = 1437 // BATCH  # digits: 1,437 training images, the last partial batch dropped
@@ -85,3 +86,26 @@ def test_supervised_run_applies_and_logs_the_same_schedule() -> None:
     assert all(len(set(groups)) == 1 for groups in seen)
     logged = [r["lr"] for r in run.history]
     assert logged == pytest.approx([expected[e * STEPS_PER_EPOCH - 1] for e in range(1, 5)])
+
+
+def test_momentum_weight_decay_clipping_and_the_logged_loss(tmp_path: Path) -> None:
+    clip = 1e-3  # far below the gradients' norm: every step is clipped
+    sets = [
+        *_settings(0.05, 0, 1.0, "sgd"),
+        "optim.momentum=0.5",
+        "optim.weight_decay=0.01",
+        f"optim.clip_grad={clip}",
+    ]
+    config = build_config(None, sets, **{"train.epochs": 2, "optim.batch_size": BATCH})
+    with applied_steps() as steps, loss_values() as losses:
+        train(config, tmp_path / "run", log=lambda _: None)
+    assert len(steps) == len(losses) == 2 * STEPS_PER_EPOCH
+    for step in steps:
+        assert [g["momentum"] for g in step["groups"]] == [0.5, 0.5]
+        # decay on weights only: norms and biases are excluded
+        assert [g["weight_decay"] for g in step["groups"]] == [0.01, 0.0]
+        assert step["grad_norm"] == pytest.approx(clip, rel=1e-3)
+    records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").open()]
+    for epoch, record in enumerate(records):
+        own = losses[epoch * STEPS_PER_EPOCH : (epoch + 1) * STEPS_PER_EPOCH]
+        assert record["loss"] == pytest.approx(sum(own) / len(own), rel=1e-6)
