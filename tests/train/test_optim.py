@@ -5,9 +5,11 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pytest
 import torch
 from torch import nn
 
+from contrastlab.errors import InputError
 from contrastlab.train.optim import LARS, build_optimizer, parameter_groups, warmup_cosine
 
 
@@ -107,3 +109,8 @@ def test_lars_as_the_trainer_builds_it_and_its_defaults() -> None:
         alone.step()
     expected = _lars_reference(w0, [g[0].numpy() for g in grads], 0.5, 0.0, adapt=True)
     np.testing.assert_allclose(plain.detach().numpy(), expected, rtol=1e-12)
+
+
+def test_an_unknown_optimiser_is_named_in_one_line() -> None:
+    with pytest.raises(InputError, match="unknown optimiser 'adam'; choose from sgd, lars, adamw"):
+        build_optimizer("adam", parameter_groups([nn.Linear(2, 2)], 0.0), lr=0.1)
