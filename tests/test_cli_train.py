@@ -37,7 +37,7 @@ def _one_thread():  # type: ignore[no-untyped-def]
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("cli") / "run"
+    out = tmp_path_factory.mktemp("cli") / "runs" / "run"  # folders created as needed
     code = main(
         [
             "train",
@@ -77,6 +77,15 @@ def test_train_writes_the_run_folder(run_dir: Path) -> None:
     assert set(metrics["raw_pixels"]) == set(metrics["final"])
     lines = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     assert [r["epoch"] for r in lines] == [1, 2] and "knn_top1_k20" in lines[-1]
+    for record in lines:  # the documented fields of a record
+        assert set(record) >= {"epoch", "step", "loss", "lr", "images", "step_seconds", "seconds"}
+        assert record["images"] == (1437 // 128) * 128  # full global batches only
+        assert record["images_per_second"] == pytest.approx(
+            record["images"] / record["step_seconds"]
+        )
+        assert 0 < record["augment_share"] < 1 and 0 < record["step_seconds"] < record["seconds"]
+    images, seconds = (sum(r[k] for r in lines) for k in ("images", "step_seconds"))
+    assert metrics["images_per_second"] == pytest.approx(images / seconds)
     assert "<img" in (run_dir / "report.html").read_text()
 
 
@@ -244,3 +253,125 @@ def test_offline_machine_asked_for_a_torchvision_dataset(tmp_path: Path) -> None
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1 and "download failed" in result.stderr
     assert "offline?" in result.stderr and "Traceback" not in result.stderr
+
+
+QUICK = [
+    "--set",
+    "monitor.knn=false",
+    "--set",
+    "eval.linear_probe=false",
+    "--set",
+    "eval.raw_baseline=false",
+]
+
+
+def test_config_file_then_set_overrides_drive_the_run(tmp_path: Path) -> None:
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text(
+        "model:\n  widths: [8, 16]\n  projector_hidden: 32\n  projector_dim: 16\n"
+        "loss:\n  kernel: 'student_t:nu=5,s=1'\n"
+        "optim:\n  name: sgd\n  lr: 0.5\n  batch_size: 128\n  warmup_epochs: 1\n"
+        "  min_lr_ratio: 0.5\n"
+        "train:\n  epochs: 2\n  threads: 1\n"
+    )
+    out = tmp_path / "run"
+    args = ["train", "--config", str(recipe), "--out", str(out), "--quiet"]
+    assert main([*args, "--set", "optim.lr=0.02", *QUICK]) == 0
+    config = yaml.safe_load((out / "config.yaml").read_text())
+    assert config["loss"]["kernel"] == "student_t:nu=5,s=1" and config["model"]["widths"] == [8, 16]
+    assert config["optim"]["name"] == "sgd" and config["optim"]["lr"] == 0.02  # --set wins
+    assert config["train"]["epochs"] == 2 and config["optim"]["batch_size"] == 128
+    # the file's schedule is the one applied: 11 steps an epoch, one of warm-up, floor 0.01
+    logged = [json.loads(line)["lr"] for line in (out / "metrics.jsonl").open()]
+    cosine = 0.01 + 0.01 * (1 + np.cos(np.pi * 10 / 11)) / 2  # step 21 of 22
+    assert logged == pytest.approx([0.02, cosine], rel=1e-12)
+    assert json.loads((out / "metrics.json").read_text())["kernel"].startswith("StudentT(")
+
+
+def _tiny_colour_npz(tmp_path: Path) -> Path:
+    rng = np.random.default_rng(0)
+    path = tmp_path / "tiny.npz"
+    np.savez(
+        path,
+        images=rng.integers(0, 256, (10, 8, 8, 3), dtype=np.uint8),
+        labels=np.arange(10) % 2,
+        test_images=rng.integers(0, 256, (4, 8, 8, 3), dtype=np.uint8),
+        test_labels=np.arange(4) % 2,
+    )
+    return path
+
+
+def test_a_shipped_config_with_tiny_overrides(tmp_path: Path) -> None:
+    recipe = Path(__file__).parents[1] / "configs" / "cifar10_kernel_sum.yaml"
+    out = tmp_path / "run"
+    args = ["train", "--config", str(recipe), "--data", f"npz:{_tiny_colour_npz(tmp_path)}"]
+    args += ["--out", str(out), "--epochs", "1", "--batch-size", "8", "--quiet", *QUICK]
+    args += ["--set", "model.projector_hidden=32", "--set", "train.threads=1"]
+    assert main(args) == 0
+    config = yaml.safe_load((out / "config.yaml").read_text())
+    assert config["loss"]["kernel"] == "kernel_sum" and config["optim"]["name"] == "lars"
+    assert config["model"]["backbone"] == "resnet18" and config["model"]["projector_layers"] == 3
+    assert config["model"]["projector_hidden"] == 32 and config["optim"]["batch_size"] == 8
+    (record,) = [json.loads(line) for line in (out / "metrics.jsonl").open()]
+    # the recipe's lr 0.8 and 10 warm-up epochs: one step of 10 warm-up steps
+    assert record["step"] == 1 and record["lr"] == pytest.approx(0.8 / 10)
+    assert {p.name for p in out.iterdir()} >= {"checkpoint.pt", "metrics.json", "report.html"}
+
+
+def test_kernel_loss_sum_through_the_cli(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    args = ["train", "--kernel", "loss_sum", "--out", str(out), "--epochs", "1"]
+    assert main([*args, "--batch-size", "128", "--quiet", *TINY, *QUICK]) == 0
+    assert yaml.safe_load((out / "config.yaml").read_text())["loss"]["kernel"] == "loss_sum"
+    metrics = json.loads((out / "metrics.json").read_text())
+    # two separate losses, 0.5 L(exponential) + 0.5 L(gaussian), as the README documents
+    first, second = metrics["kernel"].split(" + ")
+    assert first.startswith("0.5 L(Exponential(") and second.startswith("0.5 L(Gaussian(")
+    assert np.isfinite(metrics["history"][0]["loss"])
+
+
+def test_folder_of_png_images(tmp_path: Path) -> None:
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    root = tmp_path / "pictures"
+    colours = {"blue": (0, 0, 200), "green": (0, 200, 0), "red": (200, 0, 0)}
+    for name, colour in colours.items():
+        (root / name).mkdir(parents=True)
+        for i in range(12):
+            pixels = np.clip(colour + rng.normal(0, 25, (12, 12, 3)), 0, 255).astype(np.uint8)
+            Image.fromarray(pixels, "RGB").save(root / name / f"{i:02d}.png")
+    out = tmp_path / "run"
+    args = ["train", "--data", f"folder:{root}", "--out", str(out), "--epochs", "1"]
+    args += ["--batch-size", "8", "--quiet", *TINY, "--set", "model.backbone=small_cnn"]
+    assert main(args) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["data"] == f"folder:{root}"
+    assert metrics["train_size"] + metrics["test_size"] == 36 and metrics["test_size"] > 0
+    config = yaml.safe_load((out / "config.yaml").read_text())
+    assert config["augment"]["preset"] == "cifar" and len(config["augment"]["mean"]) == 3
+    # labels follow the class folders: raw pixels of three colours are classified perfectly
+    assert metrics["raw_pixels"]["knn_top1_k20"] == 1.0
+    assert set(metrics["final"]) == {"knn_top1_k20", "knn_top1_k200", "linear_top1"}
+
+
+def test_final_numbers_are_those_of_the_saved_backbone(tmp_path: Path) -> None:
+    from contrastlab import analysis
+
+    out = tmp_path / "run"
+    sets = ["eval.knn_ks=[5, 200]", "eval.knn_temperature=2.0", "eval.raw_baseline=false"]
+    args = ["train", "--out", str(out), "--epochs", "1", "--batch-size", "128", "--quiet", *TINY]
+    assert main([*args, *[a for s in sets for a in ("--set", s)]]) == 0
+    final = json.loads((out / "metrics.json").read_text())["final"]
+    parts = {}
+    for split in ("train", "test"):
+        path = tmp_path / f"{split}.npz"
+        assert main(["embed", "--run", str(out), "--split", split, "--out", str(path)]) == 0
+        with np.load(path) as saved:
+            parts[split] = (saved["features"], saved["labels"])
+    (train_f, train_y), (test_f, test_y) = parts["train"], parts["test"]
+    knn = analysis.knn_accuracy(train_f, train_y, test_f, test_y, ks=(5, 200), temperature=2.0)
+    probe = analysis.linear_probe(train_f, train_y, test_f, test_y, seed=0)
+    assert final == pytest.approx(
+        {"knn_top1_k5": knn[5], "knn_top1_k200": knn[200], "linear_top1": probe.accuracy}
+    )

@@ -13,7 +13,7 @@ from contrastlab.data.sources import load_source
 from contrastlab.errors import InputError
 from contrastlab.train.checkpoint import load_checkpoint
 from contrastlab.train.config import AUTO, build_config, dump, resolve
-from contrastlab.train.trainer import train
+from contrastlab.train.trainer import load_data, train
 
 CONFIGS = sorted((Path(__file__).parents[2] / "configs").glob("*.yaml"))
 
@@ -101,3 +101,33 @@ def test_each_shipped_config_runs_one_step(path: Path, tmp_path: Path) -> None:
         written["loss"]["kernel"] == recipe["loss"]["kernel"]
         and written["model"]["projector_layers"] == 3
     )
+
+
+def test_data_settings_reach_the_loader(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    root = tmp_path / "pictures"
+    for name in ("a", "b", "c"):
+        (root / name).mkdir(parents=True)
+        for i in range(10):
+            pixels = rng.integers(0, 256, (10, 10, 3), dtype=np.uint8)
+            Image.fromarray(pixels, "RGB").save(root / name / f"{i}.png")
+    sets = ["data.test_fraction=0.5", "data.split_seed=3", "data.image_size=6"]
+    data = load_data(build_config(None, sets, **{"data.source": f"folder:{root}"}))
+    assert tuple(data.sample_shape) == (3, 6, 6) and len(data.test_x) == 15
+    same = load_source(f"folder:{root}", test_fraction=0.5, split_seed=3, image_size=6)
+    other = load_source(f"folder:{root}", test_fraction=0.5, split_seed=0, image_size=6)
+    assert torch.equal(data.test_x, same.test_x) and torch.equal(data.test_y, same.test_y)
+    assert not torch.equal(data.test_x, other.test_x)  # the seed decides the split
+    # data.root and data.download: a torchvision set absent from that root, on an offline machine
+    for proxy in ("https_proxy", "http_proxy", "HTTPS_PROXY", "HTTP_PROXY"):
+        monkeypatch.setenv(proxy, "http://127.0.0.1:9")  # a closed port: downloads fail at once
+    monkeypatch.delenv("no_proxy", raising=False)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    empty = tmp_path / "empty"
+    for download, message in (("false", "downloading is off"), ("true", "download failed")):
+        sets = [f"data.root={empty}", f"data.download={download}"]
+        with pytest.raises(InputError, match=message) as error:
+            load_data(build_config(None, sets, **{"data.source": "mnist"}))
+        assert str(empty) in str(error.value)

@@ -71,3 +71,10 @@ def test_init_from_a_foreign_file_is_a_clear_error(tmp_path: Path) -> None:
     bogus.write_bytes(b"not a checkpoint")
     with pytest.raises(InputError, match="bogus.pt"):
         _run(tmp_path / "x", f"model.init_from={bogus}", epochs=1)
+
+
+def test_a_fresh_run_into_an_old_folder_drops_its_snapshots(tmp_path: Path) -> None:
+    _run(tmp_path / "run", "train.save_epochs=[1, 2]", epochs=2)
+    _run(tmp_path / "run", "train.save_epochs=[1]", epochs=1)
+    # no snapshot of the old run is left to be mistaken for one of the new run
+    assert [p.name for p in (tmp_path / "run" / "snapshots").iterdir()] == ["epoch_0001.pt"]

@@ -1,4 +1,11 @@
-"""Train a contrastive model with any kernel (SimCLR-style), on one process or under torchrun."""
+"""Train a contrastive model with any kernel (SimCLR-style), on one process or under torchrun.
+
+``--resume`` continues the run in ``--out`` from its checkpoint with the run's own
+``config.yaml`` (other settings given with it are not used). ``--epochs N`` then extends a run to
+``N`` epochs: each step's learning rate is that of the warm-up + cosine schedule over ``N``
+epochs, so the new epochs get the rates an uninterrupted ``N``-epoch run has at those steps and the
+epochs already trained keep theirs (see :func:`contrastlab.train.trainer.train`).
+"""
 
 from __future__ import annotations
 
@@ -34,8 +41,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--resume",
         action="store_true",
-        help="continue the run in --out from its checkpoint, with its own config.yaml "
-        "(--epochs may extend it)",
+        help="continue the run in --out from its checkpoint, with its own config.yaml; "
+        "--epochs N extends it to N epochs (the new epochs follow the warm-up + cosine schedule "
+        "of an N-epoch run; the epochs already trained keep their rates)",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress output")
 

@@ -8,6 +8,11 @@ learning rate. Per epoch: log to ``metrics.jsonl``, run the kNN / online-probe m
 ``monitor.every`` epochs, and write ``checkpoint.pt`` atomically. At the end: kNN (k = 20, 200)
 and an offline linear probe on frozen backbone features of the final epoch, into ``metrics.json``.
 
+Each ``metrics.jsonl`` record holds ``epoch``, ``step`` (steps done so far), ``loss`` (the mean
+over the epoch's steps and the ranks), ``lr`` (the learning rate applied at the epoch's last step:
+the warm-up + cosine value of :func:`contrastlab.train.optim.warmup_cosine` at that step; the
+progress bar shows it at every step), ``images_per_second``, ``augment_share``, ``step_seconds``,
+``images``, ``seconds``, and the monitors' accuracies in the epochs they ran.
 ``images_per_second`` counts source images per second of training steps over all processes
 (each image is seen as two views); monitors and checkpoints are not in the timing.
 """
@@ -91,8 +96,20 @@ def train(
             ``train.epochs`` taken from ``config`` when it differs from ``auto``.
         out_dir: the run folder (``config.yaml``, ``checkpoint.pt``, ``metrics.jsonl``,
             ``metrics.json``).
-        resume: continue from ``out_dir/checkpoint.pt``.
+        resume: continue from ``out_dir/checkpoint.pt``. A killed run reaches the weights of an
+            uninterrupted one (on the CPU). A larger ``train.epochs`` extends a run to that many
+            epochs: the learning rate of every step is always that of the warm-up + cosine
+            schedule over the run's current ``train.epochs`` (``optim.warmup_epochs`` and every
+            other setting stay those of ``config.yaml``), so the new epochs get the rates an
+            uninterrupted run of the new length has at those steps, while the epochs already
+            trained keep the rates of the shorter schedule; with a constant rate
+            (``optim.warmup_epochs=0``, ``optim.min_lr_ratio=1``) an extended run equals an
+            uninterrupted one. Fewer epochs than the checkpoint reached is an error.
         log: where one-line progress messages go (rank 0 only).
+
+    Raises:
+        InputError: a bad setting, no checkpoint to resume, or ``train.epochs`` below the
+            checkpoint's epoch on ``resume``.
     """
     out = Path(out_dir)
     if resume:
@@ -184,6 +201,11 @@ def _train(
         scaler.load_state_dict(state["scaler"])
         restore_rng_states(state["rng"][min(runtime.rank, len(state["rng"]) - 1)])
         start_epoch, step = int(state["epoch"]), int(state["step"])
+        if start_epoch > epochs:
+            raise InputError(
+                f"--resume: the run in {out} has trained {start_epoch} epochs already; "
+                f"--epochs {epochs} cannot shorten it"
+            )
         history = read_history(out / HISTORY, start_epoch)
         log(f"resuming {out} at epoch {start_epoch} of {epochs}")
     elif runtime.is_main:
