@@ -389,6 +389,9 @@ def test_gcn_probe_reports_its_best_validation_epoch():
     # training longer never reports a worse validation accuracy
     for epochs in (4, 8):
         assert run(epochs).val_accuracy <= final.val_accuracy
+    # the learning rate is the one asked for: a small one ends elsewhere
+    slow = gcn_probe(X, y, X[val], y[val], val_fraction=0.3, epochs=12, patience=12, lr=0.01)
+    assert not np.array_equal(slow.predictions, final.predictions)
     # early stopping: `patience` epochs without a better validation accuracy end the run
     early = gcn_probe(X, y, X[val], y[val], val_fraction=0.3, epochs=60, patience=3, lr=0.5)
     assert early.info["epochs_run"] == min(60, early.info["best_epoch"] + 3)
