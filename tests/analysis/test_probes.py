@@ -153,6 +153,7 @@ def test_split_indices_hold_out_a_stratified_fraction():
     assert np.array_equal(np.bincount(y[held]), [12, 6, 2])  # each class in proportion
     assert not np.array_equal(split_indices(y, 0.2, seed=1)[1], held)  # the seed picks it
     assert np.array_equal(split_indices(y, 0.2, seed=0)[1], held)
+    assert np.array_equal(split_indices(y, 0.2)[1], held)  # seed 0 by default
     # a class of one row cannot be stratified: a plain split of the same size
     lone = np.append(y, 3)
     kept, held = split_indices(lone, 0.2, seed=0)
@@ -161,6 +162,7 @@ def test_split_indices_hold_out_a_stratified_fraction():
     assert len(split_indices(y, 0.02, seed=0)[1]) == 2
     assert len(split_indices(y, 0.001, seed=0)[1]) == 1  # at least one row held out
     assert split_indices([0, 1], 0.5)[1].size == 1  # one kept, one held out
+    assert len(split_indices(y, 0.98)[0]) == 2  # fewer kept rows than classes: plain split
     # a class of exactly two rows is still stratified: one of them held out, whatever the seed
     pair = np.repeat([0, 1], [8, 2])
     assert all(pair[split_indices(pair, 0.5, seed)[1]].sum() == 1 for seed in range(5))
@@ -324,6 +326,27 @@ def test_knn_probe_chooses_k_and_T_on_validation(knn_case):
     # the train + validation bank classifies the test set at the chosen pair
     assert result.accuracy == knn_accuracy(train_X, train_y, test_X, test_y, k, T)[k]
     assert np.array_equal(result.predictions, knn_classify(train_X, train_y, test_X, k, T))
+    # and the usually quoted test figures are those of every pair on the same bank
+    for (k, T), _ in val_scores.items():
+        expected = knn_accuracy(train_X, train_y, test_X, test_y, k, T)[k]
+        assert result.info["test_accuracy"][f"k={k},T={T}"] == expected
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_probe_seed_picks_the_validation_split(knn_case, seed):
+    train_X, train_y, test_X, test_y = knn_case
+    result = knn_probe(*knn_case, val_fraction=KNN_VAL_FRACTION, seed=seed)
+    fit, val = split_indices(train_y, KNN_VAL_FRACTION, seed=seed)
+    k, T = (float(v.split("=")[1]) for v in result.info["chosen"].split(","))
+    expected = knn_accuracy(train_X[fit], train_y[fit], train_X[val], train_y[val], int(k), T)
+    assert result.val_accuracy == expected[int(k)]
+    assert result.info["val_accuracy"] == {
+        f"k={kk},T={TT}": knn_accuracy(
+            train_X[fit], train_y[fit], train_X[val], train_y[val], kk, TT
+        )[kk]
+        for TT in KNN_TEMPERATURES
+        for kk in KNN_KS
+    }
 
 
 def _rival_predictions(probe: str, case: tuple[np.ndarray, ...]) -> np.ndarray:
