@@ -192,3 +192,62 @@ def test_compiled_tiles_never_have_one_row(n, block):
     assert compiled
     sizes = {rows.stop - rows.start for rows, _, _ in _tiles(n, chosen)}
     assert min(sizes) >= 2
+
+
+def reference_knn_rld(X: np.ndarray, y: np.ndarray, t: float, k: int) -> float:
+    """RLD on the kNN graph as ``rld_knn`` documents it, dense float64 with the exact ``dbar``:
+    ``r_i`` sums ``E_ij`` over the k nearest neighbours of ``i`` only, and
+    ``W_ij = E_ij^2 / (r_i r_j)`` is kept on the edges of the union of the kNN lists."""
+    Z = X / np.linalg.norm(X, axis=1, keepdims=True)
+    D = np.sqrt(((Z[:, None, :] - Z[None, :, :]) ** 2).sum(-1))
+    n = len(Z)
+    E = np.exp(-D / (D[np.triu_indices(n, 1)].mean() * t))
+    neighbours = np.argsort(D + np.diag(np.full(n, np.inf)), axis=1)[:, :k]
+    knn = np.zeros((n, n), dtype=bool)
+    knn[np.arange(n)[:, None], neighbours] = True
+    r = (E * knn).sum(axis=1)
+    W = np.where(knn | knn.T, E**2 / np.outer(r, r), 0.0)
+    communities = [set(np.flatnonzero(y == c)) for c in np.unique(y)]
+    return nx.community.modularity(nx.from_numpy_array(W), communities, weight="weight")
+
+
+def test_knn_approximation_where_truncation_matters():
+    """k = 10 neighbours in classes of 50 that overlap, at t = 0.5: much of W's weight lies
+    outside the kNN graph, so the value depends on how the truncation is applied."""
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(3), 50)
+    X = 0.7 * rng.normal(size=(3, 6))[y] + rng.normal(size=(150, 6))
+    expected = reference_knn_rld(X, y, 0.5, 10)
+    # dbar comes from 200,000 sampled pairs: an error of about 1e-5 here
+    assert rld_knn(X, y, t=0.5, k=10) == pytest.approx(expected, abs=1e-4)
+    assert abs(expected - rld(X, y, t=0.5)) > 0.1  # far from the exact RLD
+    # with every other row a neighbour nothing is truncated: the exact RLD
+    assert rld_knn(X, y, t=0.5, k=149) == pytest.approx(rld(X, y, t=0.5), abs=5e-4)
+
+
+def authors_rld(X: np.ndarray, y: np.ndarray, t: float) -> float:
+    """RLD as the authors' code computes it (``relative_local_density_score`` in
+    xsgxlz/How-does-Contrastive-Learning-Organize-Images), written here from its formula: the
+    features as given, ``s_ij = -d_ij / mean_{i<j} d_ij``, ``E = exp(s / t)`` with a zero
+    diagonal, ``W = N^2 E^2 / (rowsum colsum)``, and Newman's modularity
+    ``Q = sum_ij (W_ij - k_i k_j / 2m) [y_i = y_j] / 2m``."""
+    n = len(X)
+    D = np.sqrt(((X[:, None, :] - X[None, :, :]) ** 2).sum(-1))
+    E = np.exp(-D / D[np.triu_indices(n, 1)].mean() / t)
+    np.fill_diagonal(E, 0.0)
+    W = n * n * E**2 / E.sum(axis=1, keepdims=True) / E.sum(axis=0, keepdims=True)
+    k = W.sum(axis=1)
+    two_m = k.sum()
+    return float(((W - np.outer(k, k) / two_m) * (y[:, None] == y[None, :])).sum() / two_m)
+
+
+def test_authors_value_on_raw_features_needs_normalize_false():
+    """``rld`` L2-normalises by default, the authors' code does not: on raw 2-D points the two
+    differ, and ``normalize=False`` gives the authors' value."""
+    from contrastlab.data.toys import make_toy
+
+    X, y = make_toy("tiny_blobs", n_per_class=40, seed=0)
+    theirs = authors_rld(X, y, 0.05)
+    assert theirs == pytest.approx(reference_rld(X, y, 0.05, normalize=False), abs=1e-12)
+    assert rld(X, y, t=0.05, normalize=False) == pytest.approx(theirs, abs=1e-12)
+    assert abs(rld(X, y, t=0.05) - theirs) > 0.01  # the default is another number

@@ -165,6 +165,11 @@ def linear_probe(
 ) -> ProbeResult:
     """Logistic-regression probe on standardised features; ``C`` chosen on validation.
 
+    Each ``C`` of ``C_GRID`` is fitted on the training rows outside the validation split
+    (``split_indices(train_labels, val_fraction, seed)``) and scored on that split; the best
+    score wins, ties going to the smaller ``C`` (stronger regularisation). The chosen ``C`` is
+    then refitted on train + validation, standardised on both.
+
     Returns:
         ``ProbeResult`` with ``params = (D + 1) * K`` (``(D + 1)`` for two classes) and
         ``info["C"]``, the chosen inverse regularisation strength.

@@ -101,7 +101,10 @@ def analyze(data: dict[str, np.ndarray], args: argparse.Namespace) -> tuple[dict
     report = Report(f"Embedding diagnostics: {Path(args.file).name}")
     report.text(
         f"{n} embeddings of dimension {dim}, {len(classes)} classes. RLD and purity are computed "
-        "on L2-normalised embeddings, exactly (RLD blockwise, purity by an exact faiss search)."
+        "on L2-normalised embeddings, exactly (RLD blockwise, purity by an exact faiss search). "
+        "The authors' RLD code uses the raw features instead (no L2-normalisation), so unless "
+        "these embeddings are already unit length their value differs from the one here; "
+        "contrastlab.analysis.rld(X, y, t, normalize=False) gives theirs."
     )
     metrics: dict[str, Any] = {
         "file": str(args.file),
