@@ -514,6 +514,22 @@ _SIMPLE: dict[str, type[Kernel]] = {
 KERNEL_NAMES = (*_SIMPLE, "kernel_sum", "concat")
 
 
+def kernel_name(kernel: Kernel) -> str:
+    """The name ``from_name`` builds ``kernel``'s class by (``KernelSum`` -> ``"kernel_sum"``).
+
+    Raises:
+        TypeError: a kernel class ``from_name`` does not know.
+    """
+    if isinstance(kernel, KernelSum):
+        return "kernel_sum"
+    if isinstance(kernel, Concat):
+        return "concat"
+    for name, cls in _SIMPLE.items():
+        if type(kernel) is cls:
+            return name
+    raise TypeError(f"{type(kernel).__name__} is not a kernel from_name can build")
+
+
 def from_name(name: str, **params: Any) -> Kernel:
     """Build a kernel from its name and parameters.
 
