@@ -131,3 +131,16 @@ def test_data_settings_reach_the_loader(tmp_path: Path, monkeypatch: pytest.Monk
         with pytest.raises(InputError, match=message) as error:
             load_data(build_config(None, sets, **{"data.source": "mnist"}))
         assert str(empty) in str(error.value)
+
+
+def test_build_config_base_is_applied_before_the_users_overrides() -> None:
+    from contrastlab.train.config import build_config
+
+    config = build_config(
+        None,
+        ["optim.batch_size=32"],
+        base={"optim": {"batch_size": 64, "lr": 0.5}, "train": {"epochs": 3}},
+    )
+    assert config["optim"]["batch_size"] == 32  # the user's word wins
+    assert config["optim"]["lr"] == 0.5
+    assert config["train"]["epochs"] == 3

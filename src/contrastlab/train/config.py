@@ -168,19 +168,26 @@ def load_config_file(path: str | Path) -> dict[str, Any]:
 def build_config(
     config_file: str | Path | None = None,
     overrides: Iterable[str] = (),
+    *,
+    base: Mapping[str, Any] | None = None,
     **flags: Any,
 ) -> dict[str, Any]:
-    """Defaults, then the YAML file, then ``--set`` overrides, then explicit flags.
+    """Defaults, then the YAML file, then ``base``, then ``--set`` overrides, then explicit flags.
 
     Args:
         config_file: optional YAML file.
-        overrides: ``key=value`` strings (dotted keys).
+        overrides: ``key=value`` strings (dotted keys): the user's word, applied after
+            ``base``.
+        base: a nested mapping of settings a caller (an experiment) chooses, e.g.
+            ``{"optim": {"batch_size": 64}}``; the user's ``overrides`` still win over it.
         flags: dotted keys with values from dedicated command-line flags
             (``{"optim.batch_size": 64}``); ``None`` values are ignored.
     """
     config = default_config()
     if config_file is not None:
         config = merge(config, load_config_file(config_file))
+    if base is not None:
+        config = merge(config, base)
     config = apply_overrides(config, list(overrides))
     for key, value in flags.items():
         if value is not None:
