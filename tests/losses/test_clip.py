@@ -18,6 +18,7 @@ F32_RTOL = 1e-5
 
 CLIP_CASES = {
     "cosine": (lambda: kernels.Cosine(0.2), lambda: ref.RefCosine(0.2)),
+    "inner_product": (lambda: kernels.InnerProduct(2.0), lambda: ref.RefInnerProduct(2.0)),
     "gaussian": (lambda: kernels.Gaussian(0.4), lambda: ref.RefGaussian(0.4)),
     "laplacian": (lambda: kernels.Laplacian(0.5), lambda: ref.RefLaplacian(0.5)),
     "exponential": (
@@ -138,6 +139,77 @@ def test_clip_learnable_temperature() -> None:
         scale.fill_(10.0)  # beyond the clamp: the scale is 100
     value, _ = run(module, a, b)
     assert_close(value, ref.clip(a, b, ref.RefCosine(t), scale=100.0)[0], F64_RTOL)
+
+
+LEARNABLE_CASES = {
+    "cosine": (lambda: kernels.Cosine(0.5), lambda: ref.RefCosine(0.5)),
+    "inner_product": (lambda: kernels.InnerProduct(2.0), lambda: ref.RefInnerProduct(2.0)),
+    "laplacian": (lambda: kernels.Laplacian(0.5), lambda: ref.RefLaplacian(0.5)),
+    "cauchy": (lambda: kernels.Cauchy(1.0), lambda: ref.RefCauchy(1.0)),
+    "concat_loss": (
+        lambda: kernels.Concat(
+            [kernels.Laplacian(0.5), kernels.Gaussian(0.4)], [3, 5], mode="loss"
+        ),
+        lambda: ref.RefConcat([ref.RefLaplacian(0.5), ref.RefGaussian(0.4)], [3, 5], "loss"),
+    ),
+}
+
+
+@pytest.mark.parametrize("log_scale", [0.0, 0.7, -0.5])
+@pytest.mark.parametrize("path", list(PATHS))
+@pytest.mark.parametrize("name", list(LEARNABLE_CASES))
+def test_clip_learnable_temperature_on_every_path(name, path, log_scale) -> None:
+    # the learnable scale routes the blockwise paths through the autograd engine (a parameter
+    # of the logit function): loss, both inputs' gradients and d L / d logit_scale, below the cap
+    make, make_ref = LEARNABLE_CASES[name]
+    a, b = _pairs(seed=49)
+    module = losses.KernelCLIPLoss(make(), learnable_temperature=True, **PATHS[path]).double()
+    with torch.no_grad():
+        module.logit_scale.fill_(log_scale)
+    value, (ga, gb) = run(module, a, b)
+    scale = math.exp(log_scale)
+    expected, ea, eb = ref.clip(a, b, make_ref(), scale=scale)
+    assert_close(value, expected, F64_RTOL, "loss")
+    assert_close(ga, ea, F64_RTOL, "dL/da")
+    assert_close(gb, eb, F64_RTOL, "dL/db")
+    slope = ref.clip_log_scale_slope(a, b, make_ref(), scale=scale)
+    assert module.logit_scale.grad.item() == pytest.approx(slope, rel=F64_RTOL, abs=1e-13)
+
+
+@pytest.mark.parametrize("path", list(PATHS))
+def test_clip_learnable_temperature_float32(path) -> None:
+    a, b = (x.astype(np.float32) for x in _pairs(batch=12, seed=50))
+    module = losses.KernelCLIPLoss(
+        kernels.Laplacian(0.5), learnable_temperature=True, **PATHS[path]
+    )
+    with torch.no_grad():
+        module.logit_scale.fill_(0.4)
+    value, (ga, gb) = run(module, a, b, dtype=torch.float32)
+    a64, b64 = a.astype(np.float64), b.astype(np.float64)
+    expected, ea, eb = ref.clip(a64, b64, ref.RefLaplacian(0.5), scale=math.exp(0.4))
+    assert_close(value, expected, F32_RTOL, "loss")
+    assert_close(ga, ea, F32_RTOL, "dL/da")
+    assert_close(gb, eb, F32_RTOL, "dL/db")
+    slope = ref.clip_log_scale_slope(a64, b64, ref.RefLaplacian(0.5), scale=math.exp(0.4))
+    assert module.logit_scale.grad.item() == pytest.approx(slope, rel=F32_RTOL, abs=1e-6)
+
+
+@pytest.mark.parametrize("path", list(PATHS))
+@pytest.mark.parametrize("name", ["inner_product", "laplacian", "concat_loss"])
+def test_clip_learnable_temperature_gradcheck(name, path) -> None:
+    # float64 gradcheck in the embeddings and in logit_scale together
+    gen = torch.Generator().manual_seed(51)
+    a = torch.randn(4, 8, dtype=torch.float64, generator=gen, requires_grad=True)
+    b = torch.randn(4, 8, dtype=torch.float64, generator=gen, requires_grad=True)
+    log_scale = torch.tensor(0.3, dtype=torch.float64, requires_grad=True)
+    module = losses.KernelCLIPLoss(
+        LEARNABLE_CASES[name][0](), learnable_temperature=True, **PATHS[path]
+    ).double()
+
+    def loss(a: torch.Tensor, b: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+        return torch.func.functional_call(module, {"logit_scale": s}, (a, b))
+
+    assert torch.autograd.gradcheck(loss, (a, b, log_scale), eps=1e-6, atol=1e-7, rtol=1e-5)
 
 
 def test_clip_gradcheck() -> None:
