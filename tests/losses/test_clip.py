@@ -107,7 +107,7 @@ def test_clip_differs_from_two_view_infonce() -> None:
 
 
 def test_clip_learnable_temperature() -> None:
-    # logits are multiplied by exp(logit_scale) (initialised at 0, clamped at log 100 as CLIP)
+    # logits are multiplied by exp(logit_scale) (initialised at 0; total scale capped at 100)
     a, b = _pairs(seed=44)
     t = 0.5
     # float64 throughout, as a user checking float64 numbers would do (module.double())
@@ -136,9 +136,50 @@ def test_clip_learnable_temperature() -> None:
     value, _ = run(module, a, b)
     assert_close(value, ref.clip(a, b, ref.RefCosine(t), scale=math.exp(1.2))[0], F64_RTOL)
     with torch.no_grad():
-        scale.fill_(10.0)  # beyond the clamp: the scale is 100
+        scale.fill_(10.0)  # beyond the cap: the total scale exp(10) / t is capped at 100
     value, _ = run(module, a, b)
-    assert_close(value, ref.clip(a, b, ref.RefCosine(t), scale=100.0)[0], F64_RTOL)
+    assert_close(value, ref.clip(a, b, ref.RefCosine(t), scale=100.0 * t)[0], F64_RTOL)
+
+
+CAP_CASES = {
+    # (kernel, reference, the kernel's own logit scale 1/t; 1 for kernels without a temperature)
+    "cosine_t0.07": (lambda: kernels.Cosine(0.07), lambda: ref.RefCosine(0.07), 1 / 0.07),
+    "gaussian_t0.4": (lambda: kernels.Gaussian(0.4), lambda: ref.RefGaussian(0.4), 1 / 0.4),
+    "inner_product_t2": (
+        lambda: kernels.InnerProduct(2.0),
+        lambda: ref.RefInnerProduct(2.0),
+        1 / 2.0,
+    ),
+    "cauchy": (lambda: kernels.Cauchy(1.0), lambda: ref.RefCauchy(1.0), 1.0),
+}
+
+
+@pytest.mark.parametrize("path", list(PATHS))
+@pytest.mark.parametrize("name", list(CAP_CASES))
+def test_clip_total_logit_scale_is_capped_at_100(name, path) -> None:
+    # CLIP caps the scale that multiplies the cosine at 100. Here the logits are
+    # exp(logit_scale) * l with l = cos / t, so the total scale exp(logit_scale) / t is capped
+    # (with Cosine(0.07) a cap on exp(logit_scale) alone would allow 1,430).
+    make, make_ref, own = CAP_CASES[name]
+    # unrelated modalities: even at a scale of 100 the softmax is far from saturated
+    rng = np.random.default_rng(52)
+    a, b = rng.normal(size=(7, 8)), rng.normal(size=(7, 8))
+    module = losses.KernelCLIPLoss(make(), learnable_temperature=True, **PATHS[path]).double()
+    cap = math.log(100.0 / own)  # the largest logit_scale that is used as it is
+    for log_scale, used in [(cap - 0.1, cap - 0.1), (cap + 0.5, cap), (cap + 5.0, cap)]:
+        with torch.no_grad():
+            module.logit_scale.fill_(log_scale)
+            module.logit_scale.grad = None
+        value, _ = run(module, a, b)
+        multiplier = math.exp(used)
+        expected = ref.clip(a, b, make_ref(), scale=multiplier)[0]
+        assert_close(value, expected, F64_RTOL, f"loss at logit_scale {log_scale:.3f}")
+        if log_scale < cap:  # below the cap the scale learns
+            slope = ref.clip_log_scale_slope(a, b, make_ref(), scale=multiplier)
+            assert module.logit_scale.grad.item() == pytest.approx(slope, rel=1e-9)
+            assert abs(slope) > 1e-2
+        else:  # above it, as a clamp does, no gradient
+            assert module.logit_scale.grad.item() == 0.0
 
 
 LEARNABLE_CASES = {
