@@ -30,6 +30,18 @@ class Case:
 CASES: list[Case] = [
     Case("cosine", lambda: kernels.Cosine(0.2), lambda: ref.RefCosine(0.2)),
     Case("cosine_t07", lambda: kernels.Cosine(0.7), lambda: ref.RefCosine(0.7)),
+    # the unnormalised inner product: raw rows, and forced onto the sphere (where it is Cosine)
+    Case(
+        "inner_product",
+        lambda: kernels.InnerProduct(1.5),
+        lambda: ref.RefInnerProduct(1.5),
+    ),
+    Case(
+        "inner_product_l2",
+        lambda: kernels.InnerProduct(0.3),
+        lambda: ref.RefInnerProduct(0.3),
+        normalize=True,
+    ),
     Case("gaussian", lambda: kernels.Gaussian(0.4), lambda: ref.RefGaussian(0.4)),
     Case("laplacian", lambda: kernels.Laplacian(0.5), lambda: ref.RefLaplacian(0.5)),
     Case(
@@ -141,7 +153,16 @@ CASE_IDS = [c.name for c in CASES]
 SIMPLE_CASES = [
     c
     for c in CASES
-    if c.name in ("cosine", "gaussian", "laplacian", "exponential_g05", "student_t", "cauchy")
+    if c.name
+    in (
+        "cosine",
+        "inner_product",
+        "gaussian",
+        "laplacian",
+        "exponential_g05",
+        "student_t",
+        "cauchy",
+    )
 ]
 
 

@@ -89,6 +89,22 @@ class RefCosine(RefKernel):
         return out, vjp
 
 
+@dataclass
+class RefInnerProduct(RefKernel):
+    """``x.y / t`` on the embeddings as they are (no normalisation; gmm.md's inner product)."""
+
+    t: float
+    normalization = "none"
+
+    def logits(self, x: Array, y: Array) -> tuple[Array, PairVJP]:
+        out = (x @ y.T) / self.t
+
+        def vjp(g: Array) -> tuple[Array, Array]:
+            return g @ y / self.t, g.T @ x / self.t
+
+        return out, vjp
+
+
 class _DistanceKernel(RefKernel):
     """``log K = h(d^2)``, ``d^2 = max(|x|^2 + |y|^2 - 2 x.y, 0)``; subclasses give h and h'."""
 
@@ -406,6 +422,28 @@ def clip(
         ga += da
         gb += db
     return loss, vjp_a(ga), vjp_b(gb)
+
+
+def clip_log_scale_slope(
+    a: Array, b: Array, kernel: RefKernel, normalize: bool | None = None, scale: float = 1.0
+) -> float:
+    """``dL / d log(scale)`` of ``clip``: the logits are ``scale * l``, so by the chain rule it is
+    ``sum_ij (dL / d(scale l_ij)) * scale * l_ij`` (summed over the parts of ``Concat(mode="loss")``
+    with their weights)."""
+    ua, _ = _prepare(kernel, a.astype(np.float64), normalize)
+    ub, _ = _prepare(kernel, b.astype(np.float64), normalize)
+    if isinstance(kernel, RefConcat) and kernel.mode == "loss":
+        parts = [
+            (w, vals)
+            for w, (vals, _) in zip(kernel.weights, kernel.slice_logits(ua, ub), strict=True)
+        ]
+    else:
+        parts = [(1.0, kernel.logits(ua, ub)[0])]
+    slope = 0.0
+    for weight, vals in parts:
+        _, grad = _clip_from_logits(scale * vals)
+        slope += weight * float(np.sum(grad * scale * vals))
+    return slope
 
 
 def soft_target(z: Array, targets: Array, kernel: RefKernel) -> tuple[float, Array]:

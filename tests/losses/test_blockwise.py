@@ -52,6 +52,7 @@ def test_blockwise_equals_dense_float32_odd_batch(backward) -> None:
 
 GRADCHECK_KERNELS = {
     "cosine": lambda: kernels.Cosine(0.5),
+    "inner_product": lambda: kernels.InnerProduct(0.7),
     "gaussian": lambda: kernels.Gaussian(0.8),
     "laplacian": lambda: kernels.Laplacian(0.5),
     "exponential": lambda: kernels.Exponential(gamma=0.5, t=0.5),

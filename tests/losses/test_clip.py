@@ -18,6 +18,7 @@ F32_RTOL = 1e-5
 
 CLIP_CASES = {
     "cosine": (lambda: kernels.Cosine(0.2), lambda: ref.RefCosine(0.2)),
+    "inner_product": (lambda: kernels.InnerProduct(2.0), lambda: ref.RefInnerProduct(2.0)),
     "gaussian": (lambda: kernels.Gaussian(0.4), lambda: ref.RefGaussian(0.4)),
     "laplacian": (lambda: kernels.Laplacian(0.5), lambda: ref.RefLaplacian(0.5)),
     "exponential": (
@@ -106,7 +107,7 @@ def test_clip_differs_from_two_view_infonce() -> None:
 
 
 def test_clip_learnable_temperature() -> None:
-    # logits are multiplied by exp(logit_scale) (initialised at 0, clamped at log 100 as CLIP)
+    # logits are multiplied by exp(logit_scale) (initialised at 0; total scale capped at 100)
     a, b = _pairs(seed=44)
     t = 0.5
     # float64 throughout, as a user checking float64 numbers would do (module.double())
@@ -135,9 +136,121 @@ def test_clip_learnable_temperature() -> None:
     value, _ = run(module, a, b)
     assert_close(value, ref.clip(a, b, ref.RefCosine(t), scale=math.exp(1.2))[0], F64_RTOL)
     with torch.no_grad():
-        scale.fill_(10.0)  # beyond the clamp: the scale is 100
+        scale.fill_(10.0)  # beyond the cap: the total scale exp(10) / t is capped at 100
     value, _ = run(module, a, b)
-    assert_close(value, ref.clip(a, b, ref.RefCosine(t), scale=100.0)[0], F64_RTOL)
+    assert_close(value, ref.clip(a, b, ref.RefCosine(t), scale=100.0 * t)[0], F64_RTOL)
+
+
+CAP_CASES = {
+    # (kernel, reference, the kernel's own logit scale 1/t; 1 for kernels without a temperature)
+    "cosine_t0.07": (lambda: kernels.Cosine(0.07), lambda: ref.RefCosine(0.07), 1 / 0.07),
+    "gaussian_t0.4": (lambda: kernels.Gaussian(0.4), lambda: ref.RefGaussian(0.4), 1 / 0.4),
+    "inner_product_t2": (
+        lambda: kernels.InnerProduct(2.0),
+        lambda: ref.RefInnerProduct(2.0),
+        1 / 2.0,
+    ),
+    "cauchy": (lambda: kernels.Cauchy(1.0), lambda: ref.RefCauchy(1.0), 1.0),
+}
+
+
+@pytest.mark.parametrize("path", list(PATHS))
+@pytest.mark.parametrize("name", list(CAP_CASES))
+def test_clip_total_logit_scale_is_capped_at_100(name, path) -> None:
+    # CLIP caps the scale that multiplies the cosine at 100. Here the logits are
+    # exp(logit_scale) * l with l = cos / t, so the total scale exp(logit_scale) / t is capped
+    # (with Cosine(0.07) a cap on exp(logit_scale) alone would allow 1,430).
+    make, make_ref, own = CAP_CASES[name]
+    # unrelated modalities: even at a scale of 100 the softmax is far from saturated
+    rng = np.random.default_rng(52)
+    a, b = rng.normal(size=(7, 8)), rng.normal(size=(7, 8))
+    module = losses.KernelCLIPLoss(make(), learnable_temperature=True, **PATHS[path]).double()
+    cap = math.log(100.0 / own)  # the largest logit_scale that is used as it is
+    for log_scale, used in [(cap - 0.1, cap - 0.1), (cap + 0.5, cap), (cap + 5.0, cap)]:
+        with torch.no_grad():
+            module.logit_scale.fill_(log_scale)
+            module.logit_scale.grad = None
+        value, _ = run(module, a, b)
+        multiplier = math.exp(used)
+        expected = ref.clip(a, b, make_ref(), scale=multiplier)[0]
+        assert_close(value, expected, F64_RTOL, f"loss at logit_scale {log_scale:.3f}")
+        if log_scale < cap:  # below the cap the scale learns
+            slope = ref.clip_log_scale_slope(a, b, make_ref(), scale=multiplier)
+            assert module.logit_scale.grad.item() == pytest.approx(slope, rel=1e-9)
+            assert abs(slope) > 1e-2
+        else:  # above it, as a clamp does, no gradient
+            assert module.logit_scale.grad.item() == 0.0
+
+
+LEARNABLE_CASES = {
+    "cosine": (lambda: kernels.Cosine(0.5), lambda: ref.RefCosine(0.5)),
+    "inner_product": (lambda: kernels.InnerProduct(2.0), lambda: ref.RefInnerProduct(2.0)),
+    "laplacian": (lambda: kernels.Laplacian(0.5), lambda: ref.RefLaplacian(0.5)),
+    "cauchy": (lambda: kernels.Cauchy(1.0), lambda: ref.RefCauchy(1.0)),
+    "concat_loss": (
+        lambda: kernels.Concat(
+            [kernels.Laplacian(0.5), kernels.Gaussian(0.4)], [3, 5], mode="loss"
+        ),
+        lambda: ref.RefConcat([ref.RefLaplacian(0.5), ref.RefGaussian(0.4)], [3, 5], "loss"),
+    ),
+}
+
+
+@pytest.mark.parametrize("log_scale", [0.0, 0.7, -0.5])
+@pytest.mark.parametrize("path", list(PATHS))
+@pytest.mark.parametrize("name", list(LEARNABLE_CASES))
+def test_clip_learnable_temperature_on_every_path(name, path, log_scale) -> None:
+    # the learnable scale routes the blockwise paths through the autograd engine (a parameter
+    # of the logit function): loss, both inputs' gradients and d L / d logit_scale, below the cap
+    make, make_ref = LEARNABLE_CASES[name]
+    a, b = _pairs(seed=49)
+    module = losses.KernelCLIPLoss(make(), learnable_temperature=True, **PATHS[path]).double()
+    with torch.no_grad():
+        module.logit_scale.fill_(log_scale)
+    value, (ga, gb) = run(module, a, b)
+    scale = math.exp(log_scale)
+    expected, ea, eb = ref.clip(a, b, make_ref(), scale=scale)
+    assert_close(value, expected, F64_RTOL, "loss")
+    assert_close(ga, ea, F64_RTOL, "dL/da")
+    assert_close(gb, eb, F64_RTOL, "dL/db")
+    slope = ref.clip_log_scale_slope(a, b, make_ref(), scale=scale)
+    assert module.logit_scale.grad.item() == pytest.approx(slope, rel=F64_RTOL, abs=1e-13)
+
+
+@pytest.mark.parametrize("path", list(PATHS))
+def test_clip_learnable_temperature_float32(path) -> None:
+    a, b = (x.astype(np.float32) for x in _pairs(batch=12, seed=50))
+    module = losses.KernelCLIPLoss(
+        kernels.Laplacian(0.5), learnable_temperature=True, **PATHS[path]
+    )
+    with torch.no_grad():
+        module.logit_scale.fill_(0.4)
+    value, (ga, gb) = run(module, a, b, dtype=torch.float32)
+    a64, b64 = a.astype(np.float64), b.astype(np.float64)
+    expected, ea, eb = ref.clip(a64, b64, ref.RefLaplacian(0.5), scale=math.exp(0.4))
+    assert_close(value, expected, F32_RTOL, "loss")
+    assert_close(ga, ea, F32_RTOL, "dL/da")
+    assert_close(gb, eb, F32_RTOL, "dL/db")
+    slope = ref.clip_log_scale_slope(a64, b64, ref.RefLaplacian(0.5), scale=math.exp(0.4))
+    assert module.logit_scale.grad.item() == pytest.approx(slope, rel=F32_RTOL, abs=1e-6)
+
+
+@pytest.mark.parametrize("path", list(PATHS))
+@pytest.mark.parametrize("name", ["inner_product", "laplacian", "concat_loss"])
+def test_clip_learnable_temperature_gradcheck(name, path) -> None:
+    # float64 gradcheck in the embeddings and in logit_scale together
+    gen = torch.Generator().manual_seed(51)
+    a = torch.randn(4, 8, dtype=torch.float64, generator=gen, requires_grad=True)
+    b = torch.randn(4, 8, dtype=torch.float64, generator=gen, requires_grad=True)
+    log_scale = torch.tensor(0.3, dtype=torch.float64, requires_grad=True)
+    module = losses.KernelCLIPLoss(
+        LEARNABLE_CASES[name][0](), learnable_temperature=True, **PATHS[path]
+    ).double()
+
+    def loss(a: torch.Tensor, b: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+        return torch.func.functional_call(module, {"logit_scale": s}, (a, b))
+
+    assert torch.autograd.gradcheck(loss, (a, b, log_scale), eps=1e-6, atol=1e-7, rtol=1e-5)
 
 
 def test_clip_gradcheck() -> None:

@@ -40,6 +40,8 @@ def test_prepare_normalisation(case) -> None:
     kernel = case.make()
     if isinstance(kernel, (kernels.StudentT, kernels.Cauchy)):
         np.testing.assert_array_equal(out, z)  # t-SimCLR: no normalisation
+    elif isinstance(kernel, kernels.InnerProduct):
+        np.testing.assert_array_equal(out, z)  # the unnormalised inner product
     elif isinstance(kernel, kernels.Concat) and kernel.normalize == "parts":
         for lo, hi in zip(np.cumsum([0, *kernel.split[:-1]]), np.cumsum(kernel.split), strict=True):
             np.testing.assert_allclose(np.linalg.norm(out[:, lo:hi], axis=1), 1.0, rtol=1e-14)

@@ -64,6 +64,25 @@ def test_clip_reference_gradient_matches_finite_differences(kernel) -> None:
     np.testing.assert_allclose(gb, fdb, rtol=FD_RTOL, atol=FD_RTOL * np.abs(fdb).max())
 
 
+@pytest.mark.parametrize(
+    "kernel",
+    [
+        ref.RefCosine(0.2),
+        ref.RefInnerProduct(1.5),
+        ref.RefLaplacian(0.5),
+        ref.RefConcat([ref.RefLaplacian(0.5), ref.RefGaussian(0.4)], [4, 4], "loss"),
+    ],
+    ids=["cosine", "inner_product", "laplacian", "concat_loss"],
+)
+def test_clip_reference_log_scale_slope_matches_finite_differences(kernel) -> None:
+    a, b = views(batch=4, seed=6)
+    step, scale = 1e-5, 2.5
+    slope = ref.clip_log_scale_slope(a, b, kernel, scale=scale)
+    up = ref.clip(a, b, kernel, scale=scale * np.exp(step))[0]
+    down = ref.clip(a, b, kernel, scale=scale * np.exp(-step))[0]
+    assert slope == pytest.approx((up - down) / (2 * step), rel=FD_RTOL)
+
+
 def test_soft_target_reference_gradient_matches_finite_differences() -> None:
     rng = np.random.default_rng(5)
     z = rng.normal(size=(5, 3))

@@ -6,8 +6,14 @@ Pair i is ``(a_i, b_i)``; candidates include the positive, as in CLIP:
               + mean_j(-l(b_j, a_j) + logsumexp_i l(b_j, a_i)) ]
 
 With ``learnable_temperature=True`` the logits are multiplied by ``exp(logit_scale)``, a learned
-scalar clamped to at most ``log(100)`` as CLIP does (initialised at 0, so the kernel's own
-temperature is the starting point).
+scalar initialised at 0, so the kernel's own temperature is the starting point. As in CLIP, the
+total logit scale is capped at 100: for a kernel with a temperature ``t`` (``Cosine``,
+``InnerProduct``, ``Gaussian``, ``Laplacian``, ``Exponential``) the total scale is
+``exp(logit_scale) / t``, so ``logit_scale`` is clamped to at most ``log(100 t)``; for kernels
+without one (``StudentT``, ``Cauchy``, ``KernelSum``, ``Concat``) the multiplier itself is capped
+at 100. With ``Cosine(t=0.07)`` this is exactly CLIP: ``1 / 0.07 = 14.3`` at the start, at most
+100. Above the cap the clamp passes no gradient to ``logit_scale``; a kernel with ``t < 0.01``
+already exceeds the cap, so its total scale stays at 100 and ``logit_scale`` is not learned.
 """
 
 from __future__ import annotations
@@ -28,7 +34,15 @@ from contrastlab.losses.infonce import (
     resolve_kernel,
 )
 
-MAX_LOGIT_SCALE = math.log(100.0)
+#: CLIP's cap on the total logit scale (the multiplier times the kernel's own ``1 / t``).
+MAX_LOGIT_SCALE = 100.0
+
+
+def _max_log_multiplier(kernel: Kernel) -> float:
+    """``log(100 t)`` for a kernel with a temperature ``t``, ``log(100)`` otherwise."""
+    t = getattr(kernel, "t", None)
+    own_scale = 1.0 / float(t) if isinstance(t, (int, float)) and not isinstance(t, bool) else 1.0
+    return math.log(MAX_LOGIT_SCALE / own_scale)
 
 
 class KernelCLIPLoss(nn.Module):
@@ -72,7 +86,8 @@ class KernelCLIPLoss(nn.Module):
             positive = torch.arange(a.shape[0], device=a.device) + offset
             params: tuple[Tensor, ...] = ()
             if self.logit_scale is not None:
-                params = (self.logit_scale.clamp(max=MAX_LOGIT_SCALE).exp().to(dtype),)
+                cap = _max_log_multiplier(self.kernel)
+                params = (self.logit_scale.clamp(max=cap).exp().to(dtype),)
             if isinstance(self.kernel, Concat) and self.kernel.mode == "loss":
                 # sum_m w_m * CLIP(k_m on slice m), slices taken after the Concat's normalisation
                 slices = zip(
