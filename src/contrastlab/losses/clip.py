@@ -20,13 +20,14 @@ from torch import Tensor, nn
 from contrastlab.kernels import Concat, Kernel
 from contrastlab.losses.checks import check_pair, compute_dtype
 from contrastlab.losses.distributed import gather_with_grad, world
-from contrastlab.losses.engine import EngineOptions, Path, Strategy, softmax_contrastive_loss
+from contrastlab.losses.engine import softmax_contrastive_loss
 from contrastlab.losses.infonce import (
     check_normalize,
     full_precision,
     normalise,
     resolve_kernel,
 )
+from contrastlab.losses.options import EngineOptions, Path, Strategy
 
 MAX_LOGIT_SCALE = math.log(100.0)
 

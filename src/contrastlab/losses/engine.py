@@ -28,10 +28,8 @@ Both are first-order only (no double backward).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -39,63 +37,26 @@ from torch.autograd.function import once_differentiable
 
 from contrastlab.kernels import Kernel
 from contrastlab.losses.gram import _GramBlockwise
+from contrastlab.losses.options import (
+    BLOCK_BYTES,
+    COMPILE_MIN,
+    EngineOptions,
+    Path,
+    Strategy,
+)
+
+# EngineOptions and its types live in ``options``; they are re-exported here for old imports.
+__all__ = [
+    "BLOCK_BYTES",
+    "COMPILE_MIN",
+    "EngineOptions",
+    "LogitFn",
+    "Path",
+    "Strategy",
+    "softmax_contrastive_loss",
+]
 
 LogitFn = Callable[..., Tensor]
-Path = Literal["auto", "dense", "blockwise"]
-Strategy = Literal["fused", "recompute"]
-
-#: Bytes of one block of float32 logits that the automatic block size aims for.
-BLOCK_BYTES = 16 * 2**20
-#: Logits per call (n x m) from which ``EngineOptions(compile=None)`` compiles elementwise work.
-COMPILE_MIN = 2**24
-
-
-@dataclass(frozen=True)
-class EngineOptions:
-    """How the engine runs; none of this changes the value it computes.
-
-    Args:
-        path: ``"dense"`` (plain autograd on the full logit matrix), ``"blockwise"``, or
-            ``"auto"`` (blockwise; a single block when the matrix is small).
-        block_size: anchor rows per block; ``None`` picks ``BLOCK_BYTES / (4 m)`` rows.
-        backward: ``"fused"`` or ``"recompute"`` (see the module docstring).
-        compile: fuse the elementwise work of a block with ``torch.compile`` (kernels with an
-            elementwise form only). ``None``: when the logit matrix has at least ``COMPILE_MIN``
-            entries (B >= 2048 per view), where the one-off compile
-            (about 20 s on a 2-core CPU, cached on disk afterwards) pays for itself;
-            ``CONTRASTLAB_COMPILE=0`` or ``1`` in the environment overrides ``None``. Falls back
-            to eager code with a warning when compilation fails.
-    """
-
-    path: Path = "auto"
-    block_size: int | None = None
-    backward: Strategy = "fused"
-    compile: bool | None = None
-
-    def should_compile(self, logits: int) -> bool:
-        if self.compile is not None:
-            return self.compile
-        env = os.environ.get("CONTRASTLAB_COMPILE")
-        if env in ("0", "1"):
-            return env == "1"
-        return logits >= COMPILE_MIN
-
-    def __post_init__(self) -> None:
-        if self.path not in ("auto", "dense", "blockwise"):
-            raise ValueError(f"path must be 'auto', 'dense' or 'blockwise', got {self.path!r}")
-        if self.backward not in ("fused", "recompute"):
-            raise ValueError(f"backward must be 'fused' or 'recompute', got {self.backward!r}")
-        if self.block_size is not None and (
-            not isinstance(self.block_size, int)
-            or isinstance(self.block_size, bool)
-            or self.block_size < 1
-        ):
-            raise ValueError(f"block_size must be a positive integer, got {self.block_size!r}")
-
-    def rows_per_block(self, n: int, m: int) -> int:
-        if self.block_size is not None:
-            return min(self.block_size, n)
-        return max(1, min(n, BLOCK_BYTES // (4 * max(m, 1))))
 
 
 def softmax_contrastive_loss(

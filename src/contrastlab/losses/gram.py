@@ -30,9 +30,10 @@ import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
+from contrastlab.losses.options import EngineOptions
+
 if TYPE_CHECKING:
     from contrastlab.kernels import GramPart
-    from contrastlab.losses.engine import EngineOptions
 
 Parts = tuple["GramPart", ...]
 Squares = list[tuple[Tensor, Tensor] | None]

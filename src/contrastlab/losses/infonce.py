@@ -22,7 +22,8 @@ from torch import Tensor, nn
 from contrastlab.kernels import Concat, Cosine, Kernel, from_name
 from contrastlab.losses.checks import check_finite, check_pair, compute_dtype
 from contrastlab.losses.distributed import gather_with_grad, world
-from contrastlab.losses.engine import EngineOptions, Path, Strategy, softmax_contrastive_loss
+from contrastlab.losses.engine import softmax_contrastive_loss
+from contrastlab.losses.options import EngineOptions, Path, Strategy
 
 
 def resolve_kernel(kernel: Kernel | str | None) -> Kernel:
