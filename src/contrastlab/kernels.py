@@ -29,7 +29,7 @@ import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import torch
 import torch.nn.functional as F
@@ -46,11 +46,13 @@ __all__ = [
     "Cosine",
     "Exponential",
     "Gaussian",
+    "GramKernel",
     "GramPart",
     "InnerProduct",
     "Kernel",
     "KernelSum",
     "Laplacian",
+    "LogKernel",
     "StudentT",
     "from_name",
     "parse_kernel",
@@ -84,6 +86,31 @@ class GramPart:
     kernel: Kernel
     weight: float
     columns: slice
+
+
+class LogKernel(Protocol):
+    """What the losses need of a kernel: its logits and its default normalisation.
+
+    Every ``Kernel`` is one; so is any object with these two methods.
+    """
+
+    def logits(self, a: Tensor, b: Tensor) -> Tensor:
+        """``log K(a_i, b_j)`` for all pairs: ``(n, d), (m, d) -> (n, m)``."""
+        ...
+
+    def prepare(self, z: Tensor) -> Tensor:
+        """The kernel's default normalisation of embeddings ``z`` of shape ``(n, d)``."""
+        ...
+
+
+class GramKernel(Protocol):
+    """A kernel that may have an elementwise form: the loss engine asks ``gram_parts(dim)`` and,
+    when it is not ``None``, runs the parts' matrix products and elementwise maps
+    (``losses.gram``) instead of autograd through ``logits``."""
+
+    def gram_parts(self, dim: int) -> tuple[GramPart, ...] | None:
+        """The parts on embeddings of width ``dim``, or ``None`` without an elementwise form."""
+        ...
 
 
 class Kernel:

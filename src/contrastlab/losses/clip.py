@@ -17,7 +17,7 @@ import math
 import torch
 from torch import Tensor, nn
 
-from contrastlab.kernels import Concat, Kernel
+from contrastlab.kernels import Concat, LogKernel
 from contrastlab.losses.checks import check_pair, compute_dtype
 from contrastlab.losses.distributed import gather_with_grad, world
 from contrastlab.losses.engine import softmax_contrastive_loss
@@ -36,14 +36,14 @@ class KernelCLIPLoss(nn.Module):
     """Symmetric two-modality InfoNCE (CLIP) with a kernel of ``contrastlab.kernels``.
 
     Args:
-        kernel: a ``Kernel`` or name; default ``Cosine(t=0.2)``.
+        kernel: a ``Kernel`` (or any ``kernels.LogKernel``) or name; default ``Cosine(t=0.2)``.
         learnable_temperature: learn CLIP's ``logit_scale`` (see module docstring).
         normalize, block_size, gather_distributed, path, backward: as ``KernelInfoNCE``.
     """
 
     def __init__(
         self,
-        kernel: Kernel | str | None = None,
+        kernel: LogKernel | str | None = None,
         learnable_temperature: bool = False,
         normalize: bool | None = None,
         block_size: int | None = None,
@@ -93,7 +93,7 @@ class KernelCLIPLoss(nn.Module):
 
     def _symmetric(
         self,
-        kernel: Kernel,
+        kernel: LogKernel,
         a: Tensor,
         b: Tensor,
         a_all: Tensor,

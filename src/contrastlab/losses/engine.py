@@ -42,7 +42,6 @@ import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
-from contrastlab.kernels import Kernel
 from contrastlab.losses.gram import GramBlocks
 from contrastlab.losses.options import (
     BLOCK_BYTES,
@@ -104,7 +103,7 @@ def softmax_contrastive_loss(
     logit_fn: LogitFn,
     params: Sequence[Tensor] = (),
     options: EngineOptions | None = None,
-    gram_kernel: Kernel | None = None,
+    gram_kernel: object | None = None,
 ) -> Tensor:
     """Mean over anchors of ``-l(a_i, c_pos(i)) + logsumexp_{j != excl(i)} l(a_i, c_j)``.
 
@@ -117,10 +116,11 @@ def softmax_contrastive_loss(
             own intermediates, must be differentiable in ``a``, ``c`` and ``params``.
         params: extra tensors ``logit_fn`` depends on (e.g. a learnable temperature).
         options: path, block size and backward strategy.
-        gram_kernel: the kernel behind ``logit_fn``; when it has an elementwise form
-            (``kernel.gram_parts`` is not ``None``) and ``params`` is empty, the blockwise path uses
-            ``contrastlab.losses.gram`` (matrix products plus the kernel's elementwise map and
-            derivative, no autograd graph over the logits). Same value and gradient.
+        gram_kernel: the kernel behind ``logit_fn``, any object: when it provides
+            ``gram_parts`` (``kernels.GramKernel``) giving parts for ``d`` columns and ``params``
+            is empty, the blockwise path uses ``contrastlab.losses.gram`` (matrix products plus
+            the parts' elementwise maps and derivatives, no autograd graph over the logits).
+            Same value and gradient.
 
     Returns:
         A scalar tensor.
@@ -128,7 +128,8 @@ def softmax_contrastive_loss(
     opts = options or EngineOptions()
     if opts.path == "dense":
         return _dense(anchors, candidates, positive, exclude, logit_fn, params)
-    parts = None if gram_kernel is None or params else gram_kernel.gram_parts(anchors.shape[1])
+    gram_parts = getattr(gram_kernel, "gram_parts", None)
+    parts = None if gram_parts is None or params else gram_parts(anchors.shape[1])
     make: MakeBlocks
     if parts is not None:
         make = functools.partial(GramBlocks, parts)

@@ -19,27 +19,32 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from contrastlab.kernels import Concat, Cosine, Kernel, from_name
+from contrastlab.kernels import Concat, Cosine, LogKernel, from_name
 from contrastlab.losses.checks import check_finite, check_pair, compute_dtype
 from contrastlab.losses.distributed import gather_with_grad, world
 from contrastlab.losses.engine import softmax_contrastive_loss
 from contrastlab.losses.options import EngineOptions, Path, Strategy
 
 
-def resolve_kernel(kernel: Kernel | str | None) -> Kernel:
-    """A kernel from an instance, a name (``"laplacian"``) or ``None`` (``Cosine(0.2)``)."""
+def resolve_kernel(kernel: LogKernel | str | None) -> LogKernel:
+    """A kernel from an instance, a name (``"laplacian"``) or ``None`` (``Cosine(0.2)``).
+
+    An instance is anything with ``logits(a, b)`` and ``prepare(z)`` (``kernels.LogKernel``);
+    with ``gram_parts(dim)`` as well (``kernels.GramKernel``) the engine runs its Gram path.
+    """
     if kernel is None:
         return Cosine()
     if isinstance(kernel, str):
         return from_name(kernel)
-    if not isinstance(kernel, Kernel):
+    if not all(callable(getattr(kernel, name, None)) for name in ("logits", "prepare")):
         raise TypeError(
-            f"kernel must be a contrastlab Kernel or a name, got {type(kernel).__name__}"
+            "kernel must be a contrastlab Kernel, a name, or an object with logits(a, b) and "
+            f"prepare(z); got {type(kernel).__name__}"
         )
     return kernel
 
 
-def check_normalize(kernel: Kernel, normalize: bool | None) -> bool | None:
+def check_normalize(kernel: LogKernel, normalize: bool | None) -> bool | None:
     """Validate a loss's ``normalize`` option against its kernel and return it."""
     if normalize not in (None, True, False):
         raise ValueError(f"normalize must be None, True or False, got {normalize!r}")
@@ -55,7 +60,7 @@ def full_precision(device: torch.device) -> Iterator[None]:
         yield
 
 
-def normalise(kernel: Kernel, z: Tensor, normalize: bool | None) -> Tensor:
+def normalise(kernel: LogKernel, z: Tensor, normalize: bool | None) -> Tensor:
     """Apply ``normalize`` (``None``: the kernel's default; ``True``: L2; ``False``: none)."""
     if normalize is None:
         return kernel.prepare(z)
@@ -74,7 +79,8 @@ class KernelInfoNCE(nn.Module):
     """InfoNCE with any kernel of ``contrastlab.kernels``; see the module docstring for the formula.
 
     Args:
-        kernel: a ``Kernel`` or its name; default ``Cosine(t=0.2)`` (NT-Xent, temperature 0.2).
+        kernel: a ``Kernel`` (or any ``kernels.LogKernel``) or its name; default ``Cosine(t=0.2)``
+            (NT-Xent, temperature 0.2).
             ``Concat(mode="loss")`` gives ``sum_m w_m L(k_m on slice m)``.
         normalize: ``None`` uses the kernel's normalisation (L2 for sphere kernels, none for
             Student-t / Cauchy, per slice for ``Concat(normalize="parts")``); ``True`` forces L2
@@ -94,7 +100,7 @@ class KernelInfoNCE(nn.Module):
 
     def __init__(
         self,
-        kernel: Kernel | str | None = None,
+        kernel: LogKernel | str | None = None,
         normalize: bool | None = None,
         block_size: int | None = None,
         gather_distributed: bool | None = None,
@@ -130,7 +136,7 @@ class LossSum(nn.Module):
 
     def __init__(
         self,
-        terms: Sequence[tuple[Kernel | str, float]],
+        terms: Sequence[tuple[LogKernel | str, float]],
         normalize: bool | None = None,
         block_size: int | None = None,
         gather_distributed: bool | None = None,
@@ -161,7 +167,7 @@ class LossSum(nn.Module):
 
 
 def _summed_infonce(
-    terms: Sequence[tuple[Kernel, float]],
+    terms: Sequence[tuple[LogKernel, float]],
     z1: Tensor,
     z2: Tensor,
     normalize: bool | None,
@@ -187,7 +193,7 @@ def _summed_infonce(
 
 
 def _kernel_loss(
-    kernel: Kernel,
+    kernel: LogKernel,
     z_all: Tensor,
     offset: int,
     rows: int,
@@ -213,7 +219,7 @@ def _kernel_loss(
     )
 
 
-def soft_target_infonce(z: Tensor, targets: Tensor, kernel: Kernel | str) -> Tensor:
+def soft_target_infonce(z: Tensor, targets: Tensor, kernel: LogKernel | str) -> Tensor:
     """Full-batch InfoNCE with soft positives (the objective of the spectral-clustering view).
 
         H(Z) = sum_i [ -sum_j P_ij l_ij + log sum_{j != i} exp(l_ij) ],   l_ij = log K(z_i, z_j)
