@@ -13,11 +13,12 @@ temperature is the starting point).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import torch
 from torch import Tensor, nn
 
-from contrastlab.kernels import Concat, LogKernel
+from contrastlab.kernels import LogKernel
 from contrastlab.losses.checks import check_pair, compute_dtype
 from contrastlab.losses.distributed import gather_with_grad, world
 from contrastlab.losses.engine import softmax_contrastive_loss
@@ -28,6 +29,7 @@ from contrastlab.losses.infonce import (
     resolve_kernel,
 )
 from contrastlab.losses.options import EngineOptions, Path, Strategy
+from contrastlab.losses.terms import sum_over_terms
 
 MAX_LOGIT_SCALE = math.log(100.0)
 
@@ -74,22 +76,15 @@ class KernelCLIPLoss(nn.Module):
             params: tuple[Tensor, ...] = ()
             if self.logit_scale is not None:
                 params = (self.logit_scale.clamp(max=MAX_LOGIT_SCALE).exp().to(dtype),)
-            if isinstance(self.kernel, Concat) and self.kernel.mode == "loss":
-                # sum_m w_m * CLIP(k_m on slice m), slices taken after the Concat's normalisation
-                slices = zip(
-                    self.kernel.slices(a),
-                    self.kernel.slices(b),
-                    self.kernel.slices(a_all),
-                    self.kernel.slices(b_all),
+
+            def one_kernel(kernel: LogKernel, tensors: Sequence[Tensor]) -> Tensor:
+                a_part, b_part, a_all_part, b_all_part = tensors
+                return self._symmetric(
+                    kernel, a_part, b_part, a_all_part, b_all_part, positive, params
                 )
-                return sum(
-                    (
-                        w * self._symmetric(k, *parts, positive, params)
-                        for k, w, parts in zip(self.kernel.kernels, self.kernel.weights, slices)
-                    ),
-                    start=a.new_zeros(()),
-                )
-            return self._symmetric(self.kernel, a, b, a_all, b_all, positive, params)
+
+            # Concat(mode="loss"): sum_m w_m * CLIP(k_m on slice m), after its normalisation
+            return sum_over_terms(self.kernel, [a, b, a_all, b_all], one_kernel)
 
     def _symmetric(
         self,

@@ -19,11 +19,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from contrastlab.kernels import Concat, Cosine, LogKernel, from_name
+from contrastlab.kernels import Cosine, LogKernel, from_name
 from contrastlab.losses.checks import check_finite, check_pair, compute_dtype
 from contrastlab.losses.distributed import gather_with_grad, world
 from contrastlab.losses.engine import softmax_contrastive_loss
 from contrastlab.losses.options import EngineOptions, Path, Strategy
+from contrastlab.losses.terms import sum_over_terms
 
 
 def resolve_kernel(kernel: LogKernel | str | None) -> LogKernel:
@@ -81,7 +82,8 @@ class KernelInfoNCE(nn.Module):
     Args:
         kernel: a ``Kernel`` (or any ``kernels.LogKernel``) or its name; default ``Cosine(t=0.2)``
             (NT-Xent, temperature 0.2).
-            ``Concat(mode="loss")`` gives ``sum_m w_m L(k_m on slice m)``.
+            A kernel with loss terms, ``Concat(mode="loss")``, gives
+            ``sum_m w_m L(k_m on slice m)`` (``losses.terms``).
         normalize: ``None`` uses the kernel's normalisation (L2 for sphere kernels, none for
             Student-t / Cauchy, per slice for ``Concat(normalize="parts")``); ``True`` forces L2
             on the whole vector; ``False`` uses embeddings as given (not allowed for ``Cosine``).
@@ -200,23 +202,22 @@ def _kernel_loss(
     normalize: bool | None,
     options: EngineOptions,
 ) -> Tensor:
-    """Loss of one kernel on gathered rows ``z_all``; anchors are ``z_all[offset:offset+rows]``."""
-    if isinstance(kernel, Concat) and kernel.mode == "loss":
-        prepared = normalise(kernel, z_all, normalize)
-        # Parts act on the slices as they are after the Concat's own normalisation.
-        return sum(
-            (
-                w * _kernel_loss(k, part, offset, rows, False, options)
-                for k, w, part in zip(kernel.kernels, kernel.weights, kernel.slices(prepared))
-            ),
-            start=z_all.new_zeros(()),
-        )
+    """Loss of one kernel on gathered rows ``z_all``; anchors are ``z_all[offset:offset+rows]``.
+
+    A kernel with loss terms (``Concat(mode="loss")``) gives their weighted sum over its column
+    slices (``losses.terms``).
+    """
     prepared = normalise(kernel, z_all, normalize)
     positive, self_index = _two_view_indices(rows, offset, z_all.device)
-    anchors = prepared[offset : offset + rows]
-    return softmax_contrastive_loss(
-        anchors, prepared, positive, self_index, kernel.logits, (), options, gram_kernel=kernel
-    )
+
+    def one_kernel(k: LogKernel, tensors: Sequence[Tensor]) -> Tensor:
+        (candidates,) = tensors
+        anchors = candidates[offset : offset + rows]
+        return softmax_contrastive_loss(
+            anchors, candidates, positive, self_index, k.logits, (), options, gram_kernel=k
+        )
+
+    return sum_over_terms(kernel, [prepared], one_kernel)
 
 
 def soft_target_infonce(z: Tensor, targets: Tensor, kernel: LogKernel | str) -> Tensor:
