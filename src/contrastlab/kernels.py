@@ -29,7 +29,7 @@ import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple, Protocol
 
 import torch
 import torch.nn.functional as F
@@ -46,11 +46,15 @@ __all__ = [
     "Cosine",
     "Exponential",
     "Gaussian",
+    "GramKernel",
     "GramPart",
     "InnerProduct",
     "Kernel",
     "KernelSum",
     "Laplacian",
+    "LogKernel",
+    "LossTerm",
+    "LossTerms",
     "StudentT",
     "from_name",
     "parse_kernel",
@@ -84,6 +88,49 @@ class GramPart:
     kernel: Kernel
     weight: float
     columns: slice
+
+
+class LogKernel(Protocol):
+    """What the losses need of a kernel: its logits and its default normalisation.
+
+    Every ``Kernel`` is one; so is any object with these two methods.
+    """
+
+    def logits(self, a: Tensor, b: Tensor) -> Tensor:
+        """``log K(a_i, b_j)`` for all pairs: ``(n, d), (m, d) -> (n, m)``."""
+        ...
+
+    def prepare(self, z: Tensor) -> Tensor:
+        """The kernel's default normalisation of embeddings ``z`` of shape ``(n, d)``."""
+        ...
+
+
+class GramKernel(Protocol):
+    """A kernel that may have an elementwise form: the loss engine asks ``gram_parts(dim)`` and,
+    when it is not ``None``, runs the parts' matrix products and elementwise maps
+    (``losses.gram``) instead of autograd through ``logits``."""
+
+    def gram_parts(self, dim: int) -> tuple[GramPart, ...] | None:
+        """The parts on embeddings of width ``dim``, or ``None`` without an elementwise form."""
+        ...
+
+
+class LossTerm(NamedTuple):
+    """One term ``weight * L(kernel on columns)`` of a sum of losses (``LossTerms``)."""
+
+    kernel: LogKernel
+    weight: float
+    columns: slice
+
+
+class LossTerms(Protocol):
+    """A kernel that stands for a sum of losses, one per slice of the embedding: the losses
+    compute ``sum_m w_m L(k_m on columns m)``, each term its own softmax, on the embeddings as
+    they are after this kernel's ``prepare`` (``Concat(mode="loss")``)."""
+
+    def loss_terms(self, dim: int) -> tuple[LossTerm, ...] | None:
+        """The terms on embeddings of width ``dim``, or ``None`` for one loss of the kernel."""
+        ...
 
 
 class Kernel:
@@ -426,7 +473,7 @@ class Concat(Kernel):
         mode: ``"kernel"``: ``log K = logsumexp_m(log w_m + log k_m(x_m, y_m))`` inside one
             softmax (weights default 1); ``"loss"``: ``sum_m w_m L(k_m on slice m)``, separate
             softmaxes, as the official code computes (weights default 1/M; there
-            ``lambda, 1 - lambda``). ``losses.KernelInfoNCE`` handles the ``"loss"`` mode.
+            ``lambda, 1 - lambda``). The losses read the terms from ``loss_terms``.
         normalize: ``"whole"`` (one L2 norm over the full vector, as the official code does) or
             ``"parts"`` (each slice unit-norm).
         weights: w_m > 0.
@@ -474,19 +521,27 @@ class Concat(Kernel):
             )
         return list(torch.split(z, list(self.split), dim=-1))
 
-    def gram_parts(self, dim: int) -> tuple[GramPart, ...] | None:
+    def _columns(self, dim: int) -> list[slice]:
         if dim != sum(self.split):
             raise ValueError(
                 f"Concat: split {list(self.split)} sums to {sum(self.split)}, "
                 f"but embeddings have dimension {dim}"
             )
+        bounds = [0, *itertools.accumulate(self.split)]
+        return [slice(lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:])]
+
+    def gram_parts(self, dim: int) -> tuple[GramPart, ...] | None:
+        columns = self._columns(dim)
         if self.mode != "kernel" or any(k.form is None for k in self.kernels):
             return None
-        bounds = [0, *itertools.accumulate(self.split)]
-        return tuple(
-            GramPart(k, w, slice(lo, hi))
-            for k, w, lo, hi in zip(self.kernels, self.weights, bounds[:-1], bounds[1:])
-        )
+        return tuple(GramPart(k, w, c) for k, w, c in zip(self.kernels, self.weights, columns))
+
+    def loss_terms(self, dim: int) -> tuple[LossTerm, ...] | None:
+        """``mode="loss"``: one term ``(k_m, w_m, columns of slice m)`` per part, else ``None``."""
+        columns = self._columns(dim)
+        if self.mode != "loss":
+            return None
+        return tuple(LossTerm(k, w, c) for k, w, c in zip(self.kernels, self.weights, columns))
 
     def prepare(self, z: Tensor) -> Tensor:
         if self.normalize == "whole":

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from contrastlab.losses.clip import KernelCLIPLoss
 from contrastlab.losses.distributed import gather_with_grad
-from contrastlab.losses.engine import EngineOptions, softmax_contrastive_loss
+from contrastlab.losses.engine import softmax_contrastive_loss
 from contrastlab.losses.infonce import KernelInfoNCE, LossSum, soft_target_infonce
+from contrastlab.losses.options import EngineOptions
 
 __all__ = [
     "EngineOptions",

@@ -19,26 +19,29 @@ already exceeds the cap, so its total scale stays at 100 and ``logit_scale`` is 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import torch
 from torch import Tensor, nn
 
-from contrastlab.kernels import Concat, Kernel
+from contrastlab.kernels import LogKernel
 from contrastlab.losses.checks import check_pair, compute_dtype
 from contrastlab.losses.distributed import gather_with_grad, world
-from contrastlab.losses.engine import EngineOptions, Path, Strategy, softmax_contrastive_loss
+from contrastlab.losses.engine import softmax_contrastive_loss
 from contrastlab.losses.infonce import (
     check_normalize,
     full_precision,
     normalise,
     resolve_kernel,
 )
+from contrastlab.losses.options import EngineOptions, Path, Strategy
+from contrastlab.losses.terms import sum_over_terms
 
 #: CLIP's cap on the total logit scale (the multiplier times the kernel's own ``1 / t``).
 MAX_LOGIT_SCALE = 100.0
 
 
-def _max_log_multiplier(kernel: Kernel) -> float:
+def _max_log_multiplier(kernel: LogKernel) -> float:
     """``log(100 t)`` for a kernel with a temperature ``t``, ``log(100)`` otherwise."""
     t = getattr(kernel, "t", None)
     own_scale = 1.0 / float(t) if isinstance(t, (int, float)) and not isinstance(t, bool) else 1.0
@@ -49,14 +52,14 @@ class KernelCLIPLoss(nn.Module):
     """Symmetric two-modality InfoNCE (CLIP) with a kernel of ``contrastlab.kernels``.
 
     Args:
-        kernel: a ``Kernel`` or name; default ``Cosine(t=0.2)``.
+        kernel: a ``Kernel`` (or any ``kernels.LogKernel``) or name; default ``Cosine(t=0.2)``.
         learnable_temperature: learn CLIP's ``logit_scale`` (see module docstring).
         normalize, block_size, gather_distributed, path, backward: as ``KernelInfoNCE``.
     """
 
     def __init__(
         self,
-        kernel: Kernel | str | None = None,
+        kernel: LogKernel | str | None = None,
         learnable_temperature: bool = False,
         normalize: bool | None = None,
         block_size: int | None = None,
@@ -88,26 +91,19 @@ class KernelCLIPLoss(nn.Module):
             if self.logit_scale is not None:
                 cap = _max_log_multiplier(self.kernel)
                 params = (self.logit_scale.clamp(max=cap).exp().to(dtype),)
-            if isinstance(self.kernel, Concat) and self.kernel.mode == "loss":
-                # sum_m w_m * CLIP(k_m on slice m), slices taken after the Concat's normalisation
-                slices = zip(
-                    self.kernel.slices(a),
-                    self.kernel.slices(b),
-                    self.kernel.slices(a_all),
-                    self.kernel.slices(b_all),
+
+            def one_kernel(kernel: LogKernel, tensors: Sequence[Tensor]) -> Tensor:
+                a_part, b_part, a_all_part, b_all_part = tensors
+                return self._symmetric(
+                    kernel, a_part, b_part, a_all_part, b_all_part, positive, params
                 )
-                return sum(
-                    (
-                        w * self._symmetric(k, *parts, positive, params)
-                        for k, w, parts in zip(self.kernel.kernels, self.kernel.weights, slices)
-                    ),
-                    start=a.new_zeros(()),
-                )
-            return self._symmetric(self.kernel, a, b, a_all, b_all, positive, params)
+
+            # Concat(mode="loss"): sum_m w_m * CLIP(k_m on slice m), after its normalisation
+            return sum_over_terms(self.kernel, [a, b, a_all, b_all], one_kernel)
 
     def _symmetric(
         self,
-        kernel: Kernel,
+        kernel: LogKernel,
         a: Tensor,
         b: Tensor,
         a_all: Tensor,

@@ -15,24 +15,26 @@ With ``G = dL/dl`` (softmax minus one-hot, over n), the part's share
                dL/dc_j = 2 (c_j sum_i H_ij - sum_i H_ij a_i)
 
 on each part's columns. So a block costs the matrix products of the floor plus elementwise
-passes, and no autograd graph over the ``(block, m)`` logits is built. Strategies as in
-``engine``: ``fused`` computes the gradient in forward when inputs need it, ``recompute`` in
-backward from the saved per-row log-normaliser.
+passes, and no autograd graph over the ``(block, m)`` logits is built. ``GramBlocks`` is the
+engine's evaluator of such blocks; the engine's block loop runs it in forward (strategy
+``fused``, with the gradient when inputs need it) or again in backward from the saved per-row
+log-normaliser (``recompute``).
 """
 
 from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor
-from torch.autograd.function import once_differentiable
+
+from contrastlab.losses.options import EngineOptions
 
 if TYPE_CHECKING:
     from contrastlab.kernels import GramPart
-    from contrastlab.losses.engine import EngineOptions
 
 Parts = tuple["GramPart", ...]
 Squares = list[tuple[Tensor, Tensor] | None]
@@ -187,71 +189,47 @@ def _accumulate(
         out_a.add_(torch.addmm(a * h_rows.unsqueeze(1), h, c, alpha=-1.0), alpha=2.0)
 
 
-class _GramBlockwise(torch.autograd.Function):
-    @staticmethod
-    def forward(  # type: ignore[override]
-        ctx: Any,
+class GramBlocks:
+    """Blocks of a kernel given by its ``gram_parts``: the engine's ``BlockEvaluator`` of the
+    matrix products and elementwise passes above (no autograd graph over the logits)."""
+
+    def __init__(
+        self,
+        parts: Parts,
         anchors: Tensor,
         candidates: Tensor,
+        params: Sequence[Tensor],
+        opts: EngineOptions,
+        with_grad: bool,
+    ) -> None:
+        assert not params, "the engine sends kernels with logit parameters to autograd blocks"
+        self.parts, self.opts = parts, opts
+        self.a_all, self.c_cols = _slices(parts, anchors), _slices(parts, candidates)
+        self.squares_all = _squares(parts, self.a_all, self.c_cols)
+        self.total_logits = anchors.shape[0] * candidates.shape[0]
+        self.grads: list[Tensor] = []
+        if with_grad:
+            self.grads = [torch.zeros_like(anchors), torch.zeros_like(candidates)]
+
+    def block(
+        self,
+        start: int,
+        stop: int,
         positive: Tensor,
         exclude: Tensor | None,
-        parts: Parts,
-        opts: EngineOptions,
-    ) -> Tensor:
-        n, m = anchors.shape[0], candidates.shape[0]
-        rows = opts.rows_per_block(n, m)
-        want_grad = ctx.needs_input_grad[0] or ctx.needs_input_grad[1]
-        fused = want_grad and opts.backward == "fused"
-        a_all, c_cols = _slices(parts, anchors), _slices(parts, candidates)
-        squares_all = _squares(parts, a_all, c_cols)
-        lse_all = anchors.new_empty(n)
-        total = anchors.new_zeros((), dtype=torch.float64)
-        grad_a = torch.zeros_like(anchors) if fused else None
-        grad_c = torch.zeros_like(candidates) if fused else None
-        for start in range(0, n, rows):
-            stop = min(start + rows, n)
-            a_cols = [a[start:stop] for a in a_all]
-            squares = [None if sq is None else (sq[0][start:stop], sq[1]) for sq in squares_all]
-            lse, pos_logit, hs, h_rows, h_cols = _block(
-                parts, opts, a_cols, c_cols, squares, positive[start:stop],
-                None if exclude is None else exclude[start:stop], 1.0 / n, fused, n * m,
-            )  # fmt: skip
-            if grad_a is not None and grad_c is not None:
-                _accumulate(parts, a_cols, c_cols, hs, h_rows, h_cols, grad_a[start:stop], grad_c)
-            lse_all[start:stop] = lse
-            total += (lse - pos_logit).sum(dtype=torch.float64)
-        ctx.fused = fused
-        ctx.parts = parts
-        ctx.opts = opts
-        if fused:
-            ctx.save_for_backward(grad_a, grad_c)
-        else:
-            ctx.save_for_backward(anchors, candidates, positive, lse_all)
-            ctx.exclude = exclude
-        return (total / n).to(anchors.dtype)
-
-    @staticmethod
-    @once_differentiable
-    def backward(ctx: Any, grad_output: Tensor) -> tuple[Tensor | None, ...]:
-        if ctx.fused:
-            grad_a, grad_c = ctx.saved_tensors
-            return grad_a * grad_output, grad_c * grad_output, None, None, None, None
-        anchors, candidates, positive, lse_all = ctx.saved_tensors
-        parts, exclude = ctx.parts, ctx.exclude
-        n, m = anchors.shape[0], candidates.shape[0]
-        rows = ctx.opts.rows_per_block(n, m)
-        a_all, c_cols = _slices(parts, anchors), _slices(parts, candidates)
-        squares_all = _squares(parts, a_all, c_cols)
-        grad_a = torch.zeros_like(anchors)
-        grad_c = torch.zeros_like(candidates)
-        for start in range(0, n, rows):
-            stop = min(start + rows, n)
-            a_cols = [a[start:stop] for a in a_all]
-            squares = [None if sq is None else (sq[0][start:stop], sq[1]) for sq in squares_all]
-            _, _, hs, h_rows, h_cols = _block(
-                parts, ctx.opts, a_cols, c_cols, squares, positive[start:stop],
-                None if exclude is None else exclude[start:stop], 1.0 / n, True, n * m,
-                lse_given=lse_all[start:stop],
-            )  # fmt: skip
-            _accumulate(parts, a_cols, c_cols, hs, h_rows, h_cols, grad_a[start:stop], grad_c)
-        return grad_a * grad_output, grad_c * grad_output, None, None, None, None
+        scale: float,
+        lse: Tensor | None,
+    ) -> tuple[Tensor, Tensor | None]:
+        """See ``engine.BlockEvaluator.block``."""
+        parts = self.parts
+        a_cols = [a[start:stop] for a in self.a_all]
+        squares = [None if sq is None else (sq[0][start:stop], sq[1]) for sq in self.squares_all]
+        with_grad = bool(self.grads)
+        lse_out, positive_logit, hs, h_rows, h_cols = _block(
+            parts, self.opts, a_cols, self.c_cols, squares, positive, exclude, scale,
+            with_grad, self.total_logits, lse_given=lse,
+        )  # fmt: skip
+        if with_grad:
+            grad_a, grad_c = self.grads
+            _accumulate(parts, a_cols, self.c_cols, hs, h_rows, h_cols, grad_a[start:stop], grad_c)
+        return lse_out, positive_logit if lse is None else None

@@ -19,26 +19,33 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from contrastlab.kernels import Concat, Cosine, Kernel, from_name
+from contrastlab.kernels import Cosine, LogKernel, from_name
 from contrastlab.losses.checks import check_finite, check_pair, compute_dtype
 from contrastlab.losses.distributed import gather_with_grad, world
-from contrastlab.losses.engine import EngineOptions, Path, Strategy, softmax_contrastive_loss
+from contrastlab.losses.engine import softmax_contrastive_loss
+from contrastlab.losses.options import EngineOptions, Path, Strategy
+from contrastlab.losses.terms import sum_over_terms
 
 
-def resolve_kernel(kernel: Kernel | str | None) -> Kernel:
-    """A kernel from an instance, a name (``"laplacian"``) or ``None`` (``Cosine(0.2)``)."""
+def resolve_kernel(kernel: LogKernel | str | None) -> LogKernel:
+    """A kernel from an instance, a name (``"laplacian"``) or ``None`` (``Cosine(0.2)``).
+
+    An instance is anything with ``logits(a, b)`` and ``prepare(z)`` (``kernels.LogKernel``);
+    with ``gram_parts(dim)`` as well (``kernels.GramKernel``) the engine runs its Gram path.
+    """
     if kernel is None:
         return Cosine()
     if isinstance(kernel, str):
         return from_name(kernel)
-    if not isinstance(kernel, Kernel):
+    if not all(callable(getattr(kernel, name, None)) for name in ("logits", "prepare")):
         raise TypeError(
-            f"kernel must be a contrastlab Kernel or a name, got {type(kernel).__name__}"
+            "kernel must be a contrastlab Kernel, a name, or an object with logits(a, b) and "
+            f"prepare(z); got {type(kernel).__name__}"
         )
     return kernel
 
 
-def check_normalize(kernel: Kernel, normalize: bool | None) -> bool | None:
+def check_normalize(kernel: LogKernel, normalize: bool | None) -> bool | None:
     """Validate a loss's ``normalize`` option against its kernel and return it."""
     if normalize not in (None, True, False):
         raise ValueError(f"normalize must be None, True or False, got {normalize!r}")
@@ -54,7 +61,7 @@ def full_precision(device: torch.device) -> Iterator[None]:
         yield
 
 
-def normalise(kernel: Kernel, z: Tensor, normalize: bool | None) -> Tensor:
+def normalise(kernel: LogKernel, z: Tensor, normalize: bool | None) -> Tensor:
     """Apply ``normalize`` (``None``: the kernel's default; ``True``: L2; ``False``: none)."""
     if normalize is None:
         return kernel.prepare(z)
@@ -73,8 +80,10 @@ class KernelInfoNCE(nn.Module):
     """InfoNCE with any kernel of ``contrastlab.kernels``; see the module docstring for the formula.
 
     Args:
-        kernel: a ``Kernel`` or its name; default ``Cosine(t=0.2)`` (NT-Xent, temperature 0.2).
-            ``Concat(mode="loss")`` gives ``sum_m w_m L(k_m on slice m)``.
+        kernel: a ``Kernel`` (or any ``kernels.LogKernel``) or its name; default ``Cosine(t=0.2)``
+            (NT-Xent, temperature 0.2).
+            A kernel with loss terms, ``Concat(mode="loss")``, gives
+            ``sum_m w_m L(k_m on slice m)`` (``losses.terms``).
         normalize: ``None`` uses the kernel's normalisation (L2 for sphere kernels, none for
             Student-t / Cauchy, per slice for ``Concat(normalize="parts")``); ``True`` forces L2
             on the whole vector; ``False`` uses embeddings as given (not allowed for ``Cosine``).
@@ -93,7 +102,7 @@ class KernelInfoNCE(nn.Module):
 
     def __init__(
         self,
-        kernel: Kernel | str | None = None,
+        kernel: LogKernel | str | None = None,
         normalize: bool | None = None,
         block_size: int | None = None,
         gather_distributed: bool | None = None,
@@ -129,7 +138,7 @@ class LossSum(nn.Module):
 
     def __init__(
         self,
-        terms: Sequence[tuple[Kernel | str, float]],
+        terms: Sequence[tuple[LogKernel | str, float]],
         normalize: bool | None = None,
         block_size: int | None = None,
         gather_distributed: bool | None = None,
@@ -160,7 +169,7 @@ class LossSum(nn.Module):
 
 
 def _summed_infonce(
-    terms: Sequence[tuple[Kernel, float]],
+    terms: Sequence[tuple[LogKernel, float]],
     z1: Tensor,
     z2: Tensor,
     normalize: bool | None,
@@ -186,33 +195,32 @@ def _summed_infonce(
 
 
 def _kernel_loss(
-    kernel: Kernel,
+    kernel: LogKernel,
     z_all: Tensor,
     offset: int,
     rows: int,
     normalize: bool | None,
     options: EngineOptions,
 ) -> Tensor:
-    """Loss of one kernel on gathered rows ``z_all``; anchors are ``z_all[offset:offset+rows]``."""
-    if isinstance(kernel, Concat) and kernel.mode == "loss":
-        prepared = normalise(kernel, z_all, normalize)
-        # Parts act on the slices as they are after the Concat's own normalisation.
-        return sum(
-            (
-                w * _kernel_loss(k, part, offset, rows, False, options)
-                for k, w, part in zip(kernel.kernels, kernel.weights, kernel.slices(prepared))
-            ),
-            start=z_all.new_zeros(()),
-        )
+    """Loss of one kernel on gathered rows ``z_all``; anchors are ``z_all[offset:offset+rows]``.
+
+    A kernel with loss terms (``Concat(mode="loss")``) gives their weighted sum over its column
+    slices (``losses.terms``).
+    """
     prepared = normalise(kernel, z_all, normalize)
     positive, self_index = _two_view_indices(rows, offset, z_all.device)
-    anchors = prepared[offset : offset + rows]
-    return softmax_contrastive_loss(
-        anchors, prepared, positive, self_index, kernel.logits, (), options, gram_kernel=kernel
-    )
+
+    def one_kernel(k: LogKernel, tensors: Sequence[Tensor]) -> Tensor:
+        (candidates,) = tensors
+        anchors = candidates[offset : offset + rows]
+        return softmax_contrastive_loss(
+            anchors, candidates, positive, self_index, k.logits, (), options, gram_kernel=k
+        )
+
+    return sum_over_terms(kernel, [prepared], one_kernel)
 
 
-def soft_target_infonce(z: Tensor, targets: Tensor, kernel: Kernel | str) -> Tensor:
+def soft_target_infonce(z: Tensor, targets: Tensor, kernel: LogKernel | str) -> Tensor:
     """Full-batch InfoNCE with soft positives (the objective of the spectral-clustering view).
 
         H(Z) = sum_i [ -sum_j P_ij l_ij + log sum_{j != i} exp(l_ij) ],   l_ij = log K(z_i, z_j)
