@@ -92,8 +92,8 @@ def _say(message: str) -> None:
 def analyze(data: dict[str, np.ndarray], args: argparse.Namespace) -> tuple[dict[str, Any], Any]:
     """Run every diagnostic that applies; returns the metrics and the filled-in report."""
     from contrastlab import analysis
-    from contrastlab.analysis import report_figures
     from contrastlab.report import Report
+    from contrastlab.report import figures as report_figures
 
     X, y = data["features"], data["labels"]
     n, dim = X.shape
