@@ -29,6 +29,10 @@ _NAMES: dict[str, str] = {
     "gcn_probe": "probes",
     "knn_probe": "probes",
     "ProbeResult": "probes",
+    # diagnostics.py: every diagnostic of one embedding set in one call
+    "diagnose": "diagnostics",
+    "DiagnosticsResult": "diagnostics",
+    "load_embeddings": "diagnostics",
     # clusters.py: cluster preservation metrics
     "cluster_preservation": "clusters",
     # subspaces.py: principal angles, captured fraction, containment, Fisher / LDA / PCA
