@@ -86,7 +86,7 @@ def run_demo(
         )
         config["eval"]["raw_baseline"] = index == 0  # the same split for every run: compute once
         log(f"[{name}] training with kernel {spec}")
-        metrics = train(config, folder / name, log=lambda text, n=name: log(f"[{n}] {text}"))
+        metrics = train(config, folder / name, log=_prefixed(log, name))
         baseline = metrics.pop("raw_pixels", baseline)
         metrics["diagnostics"] = diagnostics_on_test_split(folder / name)
         runs[name] = metrics
@@ -98,6 +98,15 @@ def run_demo(
     }
     _report(folder, result).save(folder, result)
     return result
+
+
+def _prefixed(log: Callable[[str], Any], name: str) -> Callable[[str], None]:
+    """``log`` with each line marked by the run's name."""
+
+    def say(text: str) -> None:
+        log(f"[{name}] {text}")
+
+    return say
 
 
 def diagnostics_on_test_split(run_dir: Path) -> dict[str, float]:
