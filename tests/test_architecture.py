@@ -55,7 +55,6 @@ ALLOWED_CYCLES: set[tuple[str, ...]] = {
 
 # (c) functions over MAX_FUNCTION_LINES lines today, as "module:qualified.name".
 ALLOWED_LONG_FUNCTIONS: set[str] = {
-    "contrastlab.analysis.probes:gcn_probe",
     "contrastlab.bench.rld:run",
     "contrastlab.experiments.clusters:_report",
     "contrastlab.experiments.embed2d:embed_2d",
