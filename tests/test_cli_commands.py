@@ -123,7 +123,7 @@ def _scatter_png(html: str) -> str:
 
 def test_analyze_seed_no_probes_ts_and_ks(digits_file: Path, tmp_path: Path, monkeypatch):
     # Above this many rows the 2-D view shows a seeded random subsample (5000 by default).
-    monkeypatch.setattr("contrastlab.commands.analyze.MAX_SCATTER_POINTS", 100)
+    monkeypatch.setattr("contrastlab.analysis.diagnostics.MAX_SCATTER_POINTS", 100)
     first, first_html = _analyze(digits_file, tmp_path / "a", "--seed", "7")
     again, again_html = _analyze(digits_file, tmp_path / "b", "--seed", "7")
     other, other_html = _analyze(digits_file, tmp_path / "c", "--seed", "8")

@@ -7,7 +7,13 @@ import pytest
 import torch
 from sklearn.neighbors import NearestNeighbors
 
-from contrastlab.analysis import knn_accuracy, knn_classify, nearest_neighbours, neighbour_purity
+from contrastlab.analysis import (
+    euclidean_knn_accuracy,
+    knn_accuracy,
+    knn_classify,
+    nearest_neighbours,
+    neighbour_purity,
+)
 from contrastlab.errors import InputError
 
 
@@ -85,3 +91,52 @@ def test_bad_inputs(data):
         neighbour_purity(X, y, ks=(0,))
     with pytest.raises(InputError, match="temperature"):
         knn_accuracy(X, y, X, y, temperature=-1)
+
+
+def test_euclidean_knn_accuracy_matches_hand_count():
+    train = np.array([[0.0, 0.0], [0.1, 0.0], [5.0, 5.0], [5.1, 5.0], [5.0, 5.2]])
+    labels = np.array([0, 0, 1, 1, 1])
+    test = np.array([[0.05, 0.1], [4.9, 5.0], [0.2, 0.0]])
+    assert euclidean_knn_accuracy(train, labels, test, np.array([0, 1, 1]), k=1) == 2 / 3
+    # k = 5 is every training point: the majority class 1 everywhere.
+    assert euclidean_knn_accuracy(train, labels, test, np.array([1, 1, 1]), k=50) == 1.0
+
+
+def test_euclidean_knn_accuracy_matches_a_float64_brute_force_vote():
+    rng = np.random.default_rng(4)
+    train, test = rng.normal(size=(80, 2)), rng.normal(size=(40, 2))
+    # noisy labels along the first axis: the vote's k changes the score
+    train_y = (train[:, 0] + rng.normal(size=80) > 0).astype(int)
+    test_y = (test[:, 0] + rng.normal(size=40) > 0).astype(int)
+    scores = []
+    for k in (1, 5, 15):  # odd k and two classes: no tied votes
+        distances = ((test[:, None, :] - train[None, :, :]) ** 2).sum(axis=2)
+        nearest = np.argsort(distances, axis=1)[:, :k]
+        predicted = (train_y[nearest].mean(axis=1) > 0.5).astype(int)
+        expected = float(np.mean(predicted == test_y))
+        got = euclidean_knn_accuracy(torch.from_numpy(train), train_y, test, test_y, k=k)
+        assert got == pytest.approx(expected, abs=1e-12)
+        scores.append(got)
+    assert len(set(scores)) == 3  # each k gives its own score, so a wrong k shows
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"test_points": np.zeros((3, 3))}, "test_points have 3 columns"),
+        ({"train_labels": np.zeros(4)}, "train_labels has 4 labels"),
+        ({"test_labels": np.zeros(2)}, "test_labels has 2 labels"),
+        ({"k": 0}, "k must hold integers >= 1"),
+        ({"train_points": np.full((5, 2), np.nan)}, "non-finite"),
+    ],
+)
+def test_euclidean_knn_accuracy_bad_inputs(change, message):
+    args = {
+        "train_points": np.zeros((5, 2)),
+        "train_labels": np.arange(5) % 2,
+        "test_points": np.zeros((3, 2)),
+        "test_labels": np.zeros(3),
+        "k": 3,
+    }
+    with pytest.raises(InputError, match=message):
+        euclidean_knn_accuracy(**{**args, **change})

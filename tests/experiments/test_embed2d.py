@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from contrastlab.analysis.neighbours import euclidean_knn_accuracy
 from contrastlab.errors import InputError
-from contrastlab.experiments.embed2d import embed_2d, euclidean_knn_accuracy, load_maps
+from contrastlab.experiments.embed2d import embed_2d, load_maps
 
 
 @pytest.fixture(scope="module")
@@ -19,15 +20,6 @@ def tiny_npz(tmp_path_factory):
     np.savez(path, images=(digits.images[pick] * 255 / 16).astype(np.uint8),
              labels=digits.target[pick])  # fmt: skip
     return path
-
-
-def test_euclidean_knn_accuracy_matches_hand_count():
-    train = np.array([[0.0, 0.0], [0.1, 0.0], [5.0, 5.0], [5.1, 5.0], [5.0, 5.2]])
-    labels = np.array([0, 0, 1, 1, 1])
-    test = np.array([[0.05, 0.1], [4.9, 5.0], [0.2, 0.0]])
-    assert euclidean_knn_accuracy(train, labels, test, np.array([0, 1, 1]), k=1) == 2 / 3
-    # k = 5 is every training point: the majority class 1 everywhere.
-    assert euclidean_knn_accuracy(train, labels, test, np.array([1, 1, 1]), k=50) == 1.0
 
 
 def test_embed_2d_tiny(tmp_path, tiny_npz):

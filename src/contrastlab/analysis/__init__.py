@@ -18,16 +18,21 @@ _NAMES: dict[str, str] = {
     "calinski_harabasz": "density",
     "rld_knn": "density",
     "rld_weights": "density",
-    # neighbours.py: faiss kNN, purity, weighted kNN classifier
+    # neighbours.py: faiss kNN, purity, weighted kNN classifier, Euclidean kNN of 2-D maps
     "neighbour_purity": "neighbours",
     "knn_classify": "neighbours",
     "knn_accuracy": "neighbours",
     "nearest_neighbours": "neighbours",
+    "euclidean_knn_accuracy": "neighbours",
     # probes.py: linear probe, GCN label-propagation probe
     "linear_probe": "probes",
     "gcn_probe": "probes",
     "knn_probe": "probes",
     "ProbeResult": "probes",
+    # diagnostics.py: every diagnostic of one embedding set in one call
+    "diagnose": "diagnostics",
+    "DiagnosticsResult": "diagnostics",
+    "load_embeddings": "diagnostics",
     # clusters.py: cluster preservation metrics
     "cluster_preservation": "clusters",
     # subspaces.py: principal angles, captured fraction, containment, Fisher / LDA / PCA

@@ -11,6 +11,8 @@ index in chunks, so memory stays O(chunk * k) however large N and k are.
 - ``knn_classify`` / ``knn_accuracy``: the weighted kNN classifier of InstDisc / DINO: each of
   the k nearest training points votes for its label with weight ``exp(sim / T)``; the class
   with the largest total wins.
+- ``euclidean_knn_accuracy``: the plain majority-vote kNN accuracy under Euclidean distance
+  (scikit-learn's ``KNeighborsClassifier``), the usual score of a 2-D map (t-SNE, t-SimCNE).
 
 Example:
     >>> import numpy as np
@@ -38,7 +40,13 @@ from contrastlab.analysis._inputs import (
 )
 from contrastlab.errors import InputError
 
-__all__ = ["knn_accuracy", "knn_classify", "nearest_neighbours", "neighbour_purity"]
+__all__ = [
+    "euclidean_knn_accuracy",
+    "knn_accuracy",
+    "knn_classify",
+    "nearest_neighbours",
+    "neighbour_purity",
+]
 
 PURITY_KS: tuple[int, ...] = (1, 10, 100, 500, 1000)
 _QUERY_CHUNK_ELEMENTS = 8_000_000  # rows * k per search call: ~100 MB of results
@@ -218,3 +226,46 @@ def knn_accuracy(
 def _check_test_labels(labels: Any, n_rows: int) -> np.ndarray:
     check_labels(labels, n_rows, "test_labels")
     return to_numpy(labels)
+
+
+def euclidean_knn_accuracy(
+    train_points: Any,
+    train_labels: Any,
+    test_points: Any,
+    test_labels: Any,
+    k: int = 15,
+) -> float:
+    """Majority-vote kNN accuracy under Euclidean distance, the score of a 2-D map.
+
+    ``mean_j [ mode{ y_i : i among the k training points nearest to x_j } == y_j ]``, with
+    ``||x - x_i||_2`` as the distance, every neighbour one vote, ties between classes going to
+    the smallest label (scikit-learn's ``KNeighborsClassifier``) and ``k`` capped at the
+    training size.
+
+    Args:
+        train_points, train_labels: the labelled points (N, D) and their N labels.
+        test_points, test_labels: the scored points (M, D), same D, and their M labels.
+        k: neighbours per vote, an integer >= 1.
+
+    Returns:
+        The share of test points whose vote matches their label, in [0, 1].
+
+    Example:
+        >>> train = np.array([[0.0, 0.0], [0.1, 0.0], [5.0, 5.0]])
+        >>> euclidean_knn_accuracy(train, [0, 0, 1], [[0.0, 0.1], [4.0, 4.0]], [0, 0], k=1)
+        0.5
+    """
+    from sklearn.neighbors import KNeighborsClassifier
+
+    train = check_features(train_points, "train_points", min_rows=1)
+    test = check_features(test_points, "test_points", min_rows=1)
+    if test.shape[1] != train.shape[1]:
+        raise InputError(
+            f"test_points have {test.shape[1]} columns but train_points have {train.shape[1]}"
+        )
+    check_labels(train_labels, train.shape[0], "train_labels")
+    truth = _check_test_labels(test_labels, test.shape[0])
+    (kk,) = check_ks((k,), "k")
+    classifier = KNeighborsClassifier(n_neighbors=min(kk, train.shape[0]))
+    classifier.fit(train, to_numpy(train_labels))
+    return float(classifier.score(test, truth))

@@ -323,6 +323,66 @@ def _normalised_adjacency(features: np.ndarray, t: float, top_k: int | None) -> 
     return torch.sparse_coo_tensor(index, values, A.shape, check_invariants=True).coalesce()
 
 
+@dataclass(frozen=True)
+class _GCNGraph:
+    """The probe's transductive graph: nodes are the training rows (labels known to the model),
+    then the validation rows, then the test rows (both unknown)."""
+
+    adjacency: Tensor
+    known_inputs: Tensor  # node label codes, n_classes (= unknown) outside the training rows
+    fit_codes: Tensor
+    val_codes: Tensor
+    n_classes: int
+
+    @property
+    def n_fit(self) -> int:
+        return len(self.fit_codes)
+
+    @property
+    def n_val(self) -> int:
+        return len(self.val_codes)
+
+    @classmethod
+    def build(cls, data: _Data, adjacency: Tensor) -> _GCNGraph:
+        n_classes = len(data.classes)
+        fit_codes = torch.from_numpy(data.train_codes)
+        known = torch.full((adjacency.shape[0],), n_classes, dtype=torch.int64)
+        known[: len(fit_codes)] = fit_codes  # validation and test nodes stay unknown
+        return cls(adjacency, known, fit_codes, torch.from_numpy(data.val_codes), n_classes)
+
+
+def _gcn_step(
+    model: _LabelGCN, optimiser: torch.optim.Optimizer, graph: _GCNGraph, generator: torch.Generator
+) -> None:
+    """One full-batch step: hide a random share ``U(0.05, 0.6)`` of the training labels (at
+    least one) and fit the hidden ones (cross-entropy)."""
+    model.train()
+    n_fit = graph.n_fit
+    hide_fraction = 0.05 + 0.55 * torch.rand((), generator=generator)
+    hidden = torch.rand(n_fit, generator=generator) < hide_fraction
+    if not hidden.any():
+        hidden[torch.randint(n_fit, (1,), generator=generator)] = True
+    inputs = graph.known_inputs.clone()
+    inputs[:n_fit][hidden] = graph.n_classes
+    logits = model(graph.adjacency, inputs)
+    loss = nn.functional.cross_entropy(logits[:n_fit][hidden], graph.fit_codes[hidden])
+    optimiser.zero_grad()
+    loss.backward()
+    optimiser.step()
+
+
+@torch.no_grad()
+def _gcn_validate(model: _LabelGCN, graph: _GCNGraph) -> tuple[float, float, Tensor]:
+    """Validation accuracy and loss with every training label shown, and the test predictions."""
+    model.eval()
+    scores = model(graph.adjacency, graph.known_inputs)
+    predicted = scores.argmax(dim=1)
+    val = slice(graph.n_fit, graph.n_fit + graph.n_val)
+    val_loss = float(nn.functional.cross_entropy(scores[val], graph.val_codes))
+    val_accuracy = float((predicted[val] == graph.val_codes).float().mean())
+    return val_accuracy, val_loss, predicted[val.stop :].clone()
+
+
 def gcn_probe(
     train_features: Any,
     train_labels: Any,
@@ -358,52 +418,28 @@ def gcn_probe(
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise InputError(f"{name} must be an integer >= 1, got {value!r}")
     data = _prepare(train_features, train_labels, test_features, test_labels, val_fraction, seed)
-    K = len(data.classes)
-    n_fit, n_val = len(data.train_codes), len(data.val_codes)
     nodes = np.concatenate([data.train, data.val, data.test])
     n = nodes.shape[0]
     if top_k is None and n > GCN_DENSE_MAX_NODES:
         top_k = GCN_TOP_K
-    adjacency = _normalised_adjacency(nodes, t, top_k)
-
-    fit_codes = torch.from_numpy(data.train_codes)
-    val_codes = torch.from_numpy(data.val_codes)
-    known_inputs = torch.full((n,), K, dtype=torch.int64)  # index K: label unknown
-    known_inputs[:n_fit] = fit_codes  # validation and test nodes stay unknown
+    graph = _GCNGraph.build(data, _normalised_adjacency(nodes, t, top_k))
 
     with torch.random.fork_rng(devices=[]), single_thread(n <= GCN_DENSE_MAX_NODES):
         torch.manual_seed(seed)
-        model = _LabelGCN(K, width)
+        model = _LabelGCN(graph.n_classes, width)
         optimiser = torch.optim.AdamW(model.parameters(), lr=lr)
         generator = torch.Generator().manual_seed(seed)
         # model choice on validation only: best accuracy, ties broken by lower validation loss
         # (with a small validation set accuracy saturates within a few steps, and the first
         # step to reach it is rarely the best-trained one)
-        best = (-1.0, 0, torch.zeros(n - n_fit - n_val, dtype=torch.int64))
+        best = (-1.0, 0, torch.zeros(n - graph.n_fit - graph.n_val, dtype=torch.int64))
         best_loss = math.inf
         epoch = 0
         for epoch in range(1, epochs + 1):
-            model.train()
-            hide_fraction = 0.05 + 0.55 * torch.rand((), generator=generator)
-            hidden = torch.rand(n_fit, generator=generator) < hide_fraction
-            if not hidden.any():
-                hidden[torch.randint(n_fit, (1,), generator=generator)] = True
-            inputs = known_inputs.clone()
-            inputs[:n_fit][hidden] = K
-            logits = model(adjacency, inputs)
-            loss = nn.functional.cross_entropy(logits[:n_fit][hidden], fit_codes[hidden])
-            optimiser.zero_grad()
-            loss.backward()
-            optimiser.step()
-            model.eval()
-            with torch.no_grad():
-                scores = model(adjacency, known_inputs)
-                predicted = scores.argmax(dim=1)
-                val_scores = scores[n_fit : n_fit + n_val]
-                val_loss = float(nn.functional.cross_entropy(val_scores, val_codes))
-            val_accuracy = float((predicted[n_fit : n_fit + n_val] == val_codes).float().mean())
+            _gcn_step(model, optimiser, graph, generator)
+            val_accuracy, val_loss, test_predicted = _gcn_validate(model, graph)
             if val_accuracy > best[0] or (val_accuracy == best[0] and val_loss < best_loss):
-                best = (val_accuracy, epoch, predicted[n_fit + n_val :].clone())
+                best = (val_accuracy, epoch, test_predicted)
                 best_loss = val_loss
             elif epoch - best[1] >= patience:
                 break

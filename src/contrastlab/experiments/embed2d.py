@@ -41,6 +41,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from contrastlab.analysis.neighbours import euclidean_knn_accuracy
 from contrastlab.errors import InputError
 
 EMBED2D_DEFAULTS: dict[str, Any] = {
@@ -257,22 +258,6 @@ def tsne_map(
     )
     placed = embedding.transform(np.ascontiguousarray(test, dtype=np.float64))
     return np.asarray(embedding, dtype=np.float32), np.asarray(placed, dtype=np.float32)
-
-
-def euclidean_knn_accuracy(
-    train_points: np.ndarray,
-    train_labels: np.ndarray,
-    test_points: np.ndarray,
-    test_labels: np.ndarray,
-    k: int = 15,
-) -> float:
-    """Share of test points whose ``k`` nearest training points (Euclidean, majority vote,
-    ``k`` capped at the training size) carry their label."""
-    from sklearn.neighbors import KNeighborsClassifier
-
-    classifier = KNeighborsClassifier(n_neighbors=min(k, len(train_points)))
-    classifier.fit(train_points, train_labels)
-    return float(classifier.score(test_points, test_labels))
 
 
 def load_run(run_dir: Path) -> tuple[nn.Module, nn.Module, Any, Any]:

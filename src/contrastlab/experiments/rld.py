@@ -37,13 +37,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from contrastlab import analysis
-from contrastlab.analysis import report_figures
 from contrastlab.analysis._threads import single_thread
 from contrastlab.data.toys import TOY_SETS, make_toy
 from contrastlab.errors import InputError
 from contrastlab.experiments import ExperimentResult
 from contrastlab.experiments._common import figure, fmt
 from contrastlab.report import Claim, Report
+from contrastlab.report import figures as report_figures
 
 if TYPE_CHECKING:
     from contrastlab.analysis.probes import ProbeResult

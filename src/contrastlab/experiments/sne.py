@@ -38,12 +38,12 @@ import numpy as np
 import torch
 
 from contrastlab import kernels
+from contrastlab.analysis.neighbours import euclidean_knn_accuracy
 from contrastlab.errors import InputError
 from contrastlab.experiments import ExperimentResult
 from contrastlab.experiments._common import figure, fmt, mean_sd, progress
 from contrastlab.experiments.embed2d import (
     embed_2d,
-    euclidean_knn_accuracy,
     features_and_outputs,
     load_maps,
     load_run,
