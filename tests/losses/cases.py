@@ -17,6 +17,24 @@ BATCH = 6
 DIM = 8
 
 
+class LogitsOnly(kernels.Kernel):
+    """A user's own kernel, given only by ``logits`` (no elementwise form, ``form = None``).
+
+    The loss engine then runs its autograd blockwise path (``logits`` differentiated block by
+    block) instead of the Gram path; here the logits are those of ``inner``.
+    """
+
+    def __init__(self, inner: kernels.Kernel) -> None:
+        self.inner = inner
+        self.normalization = inner.normalization
+
+    def logits(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        return self.inner.logits(a, b)
+
+    def __repr__(self) -> str:
+        return f"LogitsOnly({self.inner!r})"
+
+
 @dataclass(frozen=True)
 class Case:
     """A kernel under test, its reference, and the ``KernelInfoNCE`` options to use."""
@@ -126,6 +144,17 @@ CASES: list[Case] = [
         lambda: ref.RefConcat(
             [ref.RefLaplacian(0.5), ref.RefGaussian(0.4)], [5, 3], "loss", "parts"
         ),
+    ),
+    # kernels given only by their logits: the autograd blockwise engine, with the self pair
+    Case(
+        "logits_only_laplacian",
+        lambda: LogitsOnly(kernels.Laplacian(0.5)),
+        lambda: ref.RefLaplacian(0.5),
+    ),
+    Case(
+        "logits_only_student_t",
+        lambda: LogitsOnly(kernels.StudentT(nu=3.0, s=0.5)),
+        lambda: ref.RefStudentT(3.0, 0.5),
     ),
     Case(
         "student_t_forced_l2",

@@ -9,6 +9,7 @@ compiler) the tests are skipped with the reason, never passed on the eager fallb
 
 from __future__ import annotations
 
+import math
 import warnings
 from dataclasses import dataclass
 
@@ -151,3 +152,36 @@ def test_compiled_engine_float32() -> None:
     )
     assert_close(value, expected, F32_RTOL, "loss")
     assert_close(grad, np.concatenate([e1, e2]), F32_RTOL, "gradient")
+
+
+def test_environment_decides_only_when_compile_is_not_given(monkeypatch) -> None:
+    # CONTRASTLAB_COMPILE=1 compiles a small call left to compile=None; an explicit
+    # compile=False wins over it
+    z1, z2 = views(batch=7, seed=63)
+    monkeypatch.setenv("CONTRASTLAB_COMPILE", "1")
+    before = int(_COMPILED_MAPS)
+    options = losses.EngineOptions(path="blockwise", block_size=5, compile=None)
+    value, _ = _two_view_loss(_WatchedLaplacian(0.5), z1, z2, options)
+    assert int(_COMPILED_MAPS) - before == 3
+    assert_close(value, ref.infonce(z1, z2, ref.RefLaplacian(0.5))[0], F64_RTOL, "loss")
+    before = int(_COMPILED_MAPS)
+    _two_view_loss(_WatchedLaplacian(0.5), z1, z2, _options(False))
+    assert int(_COMPILED_MAPS) == before
+
+
+def test_environment_keeps_a_large_call_eager(monkeypatch) -> None:
+    # 2B = 4096 rows: 2^24 logits, where compile=None would compile; CONTRASTLAB_COMPILE=0 says no
+    monkeypatch.setenv("CONTRASTLAB_COMPILE", "0")
+    gen = torch.Generator().manual_seed(64)
+    z = torch.randn(4096, 4, generator=gen)
+    kernel = _WatchedLaplacian(0.5)
+    prepared = kernel.prepare(z)
+    positive = (torch.arange(4096) + 2048) % 4096
+    before = int(_COMPILED_MAPS)
+    with torch.no_grad():
+        loss = losses.softmax_contrastive_loss(
+            prepared, prepared, positive, torch.arange(4096), kernel.logits, (),
+            losses.EngineOptions(compile=None), kernel,
+        )  # fmt: skip
+    assert math.isfinite(loss.item())
+    assert int(_COMPILED_MAPS) == before
