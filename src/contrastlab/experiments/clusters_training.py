@@ -228,7 +228,7 @@ def real_data_preservation(
     config = build_config(None, overrides, **{"train.epochs": int(epochs)})
     trained = train(config, run_dir, log=lambda _: None)
     run = load_run(run_dir)
-    resolved, data = run.config, run.data
+    data = run.data
     if data.test_y is None or len(data.test_x) < 3:
         raise InputError(f"data {source}: the test split needs labels and at least 3 samples")
     augment = run.augment()
@@ -254,7 +254,7 @@ def real_data_preservation(
             "samples": len(pick),
             "views": int(views),
             "classes": len(np.unique(labels)),
-            "epochs": int(resolved["train"]["epochs"]),
+            "epochs": run.config.train.epochs,
             "seconds": float(trained["seconds"]),
         }
     )

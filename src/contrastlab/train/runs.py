@@ -28,6 +28,7 @@ from contrastlab.data.sources import DataSplit
 from contrastlab.errors import InputError
 from contrastlab.kernels import Kernel
 from contrastlab.models import ContrastiveModel
+from contrastlab.train.sections import RunConfig
 
 Split = Literal["train", "test", "all"]
 
@@ -48,7 +49,7 @@ class Run:
 
     folder: Path
     checkpoint: Path
-    config: dict[str, Any]
+    config: RunConfig
     data: DataSplit
     kernel: Kernel
     model: ContrastiveModel
@@ -101,7 +102,8 @@ def load_run(
     """
     from contrastlab.train.checkpoint import load_checkpoint
     from contrastlab.train.components import build_kernel, build_model, build_transforms
-    from contrastlab.train.config import CONFIG_FILE_NAME, default_config, load_config_file, merge
+    from contrastlab.train.config import CONFIG_FILE_NAME, load_config_file, resolve
+    from contrastlab.train.sections import train_config
     from contrastlab.train.trainer import CHECKPOINT, load_data
 
     run_dir = Path(folder)
@@ -111,13 +113,16 @@ def load_run(
         raise InputError(
             f"run folder {run_dir} is a file, not a folder written by contrastlab train"
         )
-    config = merge(default_config(), load_config_file(run_dir / CONFIG_FILE_NAME))
+    saved = load_config_file(run_dir / CONFIG_FILE_NAME)
     weights = Path(checkpoint) if checkpoint is not None else run_dir / CHECKPOINT
     state = load_checkpoint(weights)
     if isinstance(data, str):
-        config["data"]["source"] = data
-    split = data if isinstance(data, DataSplit) else load_data(config)
-    kernel = build_kernel(config["loss"]["kernel"], config["model"]["projector_dim"])
+        saved = {**saved, "data": {**saved.get("data", {}), "source": data}}
+    given = train_config(saved)
+    split = data if isinstance(data, DataSplit) else load_data(given)
+    # config.yaml is resolved already; resolving again only fills what an older run left auto
+    config = resolve(given, split, given.train.device if given.train.device != "auto" else "cpu")
+    kernel = build_kernel(config.loss.kernel, config.model.projector_dim)
     model = build_model(config, split.sample_shape, kernel)
     try:
         model.load_state_dict(state["model"])
