@@ -93,8 +93,9 @@ def build_model(
         cifar_stem=cfg.cifar_stem,
         widths=cfg.widths,
     )
+    feature_dim: int = backbone.feature_dim  # type: ignore[assignment]  # set by every backbone
     projector = ProjectionHead(
-        backbone.feature_dim,
+        feature_dim,
         hidden_dim=cfg.projector_hidden,
         out_dim=cfg.projector_dim,
         layers=cfg.projector_layers,

@@ -119,7 +119,7 @@ def find_config(name_or_path: str | Path) -> Path:
         return path
     name = path.name[: -len(".yaml")] if path.name.endswith(".yaml") else path.name
     if str(name_or_path) == path.name:  # a bare name, not a path with folders
-        recipe = resources.files("contrastlab").joinpath("configs", f"{name}.yaml")
+        recipe = resources.files("contrastlab").joinpath("configs").joinpath(f"{name}.yaml")
         if recipe.is_file():
             return Path(str(recipe))
     raise InputError(

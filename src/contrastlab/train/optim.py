@@ -18,7 +18,8 @@ def parameter_groups(modules: Iterable[nn.Module], weight_decay: float) -> list[
     The second group is also excluded from LARS's trust-ratio adaptation (``lars_exclude``), as in
     SimCLR.
     """
-    decay, no_decay = [], []
+    decay: list[nn.Parameter] = []
+    no_decay: list[nn.Parameter] = []
     for module in modules:
         for parameter in module.parameters():
             if parameter.requires_grad:

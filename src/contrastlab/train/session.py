@@ -50,7 +50,7 @@ def train_run(
     for flag, value in (("--epochs", epochs), ("--batch-size", batch_size)):
         if value is not None and value < 1:
             raise InputError(f"{flag} must be >= 1, got {value}")
-    flags = {
+    flags: dict[str, Any] = {
         "data.source": data,
         "loss.kernel": kernel,
         "train.epochs": epochs,

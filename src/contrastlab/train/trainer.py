@@ -212,11 +212,11 @@ def build(
     is_image = data.kind == "image"
     feature_std = None if is_image else data.train_x.float().std(dim=0).clamp_min(1e-8).to(device)
     augment, eval_transform = build_transforms(cfg, is_image, feature_std)
-    model = build_model(cfg, data.sample_shape, kernel)
+    built = build_model(cfg, data.sample_shape, kernel)
     if cfg.model.init_from and not resume:
-        fresh = initialise_from(model, cfg.model.init_from)
+        fresh = initialise_from(built, cfg.model.init_from)
         log(f"initialised from {cfg.model.init_from}; fresh: {', '.join(fresh) or 'none'}")
-    model, probe, step_module = _place_model(cfg, model, data, runtime)
+    model, probe, step_module = _place_model(cfg, built, data, runtime)
     optimizer = build_optimizer(
         cfg.optim.name,
         parameter_groups([model], cfg.optim.weight_decay),
@@ -245,8 +245,9 @@ def _place_model(
     if cfg.model.sync_batchnorm and runtime.distributed and device.type == "cuda":
         model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
     model.to(device)
+    feature_dim: int = model.backbone.feature_dim  # type: ignore[union-attr,assignment]
     probe = (
-        nn.Linear(model.backbone.feature_dim, len(data.classes)).to(device)  # type: ignore[arg-type]
+        nn.Linear(feature_dim, len(data.classes)).to(device)
         if cfg.monitor.online_probe and data.labelled
         else None
     )
