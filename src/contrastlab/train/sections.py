@@ -161,6 +161,8 @@ class TrainConfig:
 
 @dataclass(frozen=True)
 class ResolvedAugment(AugmentSection):
+    """The augment section resolved: a preset; ``mean``/``std`` per channel (images) or none."""
+
     preset: str = setting("none", choices=AUGMENT_PRESETS)
     mean: tuple[float, ...] | None = setting(None)
     std: tuple[float, ...] | None = setting(None, above=0)
@@ -168,12 +170,16 @@ class ResolvedAugment(AugmentSection):
 
 @dataclass(frozen=True)
 class ResolvedModel(ModelSection):
+    """The model section resolved: a backbone name and whether it has the CIFAR stem."""
+
     backbone: str = setting("mlp")
     cifar_stem: bool = setting(False)
 
 
 @dataclass(frozen=True)
 class ResolvedOptim(OptimSection):
+    """The optim section resolved: the optimiser, its rate, decay and warm-up epochs."""
+
     name: Optimiser = setting("adamw")
     lr: float = setting(1e-3, above=0)
     weight_decay: float = setting(0.0, low=0)
@@ -182,17 +188,23 @@ class ResolvedOptim(OptimSection):
 
 @dataclass(frozen=True)
 class ResolvedTrain(TrainSection):
+    """The train section resolved: the number of epochs and the device."""
+
     epochs: int = setting(1, low=1)
     device: str = setting("cpu")
 
 
 @dataclass(frozen=True)
 class ResolvedMonitor(MonitorSection):
+    """The monitor section resolved: how often the monitors run."""
+
     every: int = setting(1, low=1)
 
 
 @dataclass(frozen=True)
 class ResolvedEval(EvalSection):
+    """The eval section resolved: whether the raw-input baseline runs."""
+
     raw_baseline: bool = setting(False)
 
 

@@ -229,11 +229,26 @@ def build(
     amp_dtype = _amp_dtype(device) if cfg.train.amp else None
     scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
     return Training(
-        cfg, out, runtime, data, log, started, Schedule.of(cfg, len(data.train_x)),
-        model, step_module, probe, loss_fn, loss_label, augment.to(device),
-        eval_transform.to(device), optimizer, probe_optimizer, scaler, amp_dtype,
-        _on_device(data.train_x, device),
-    )  # fmt: skip
+        cfg=cfg,
+        out=out,
+        runtime=runtime,
+        data=data,
+        log=log,
+        started=started,
+        schedule=Schedule.of(cfg, len(data.train_x)),
+        model=model,
+        step_module=step_module,
+        probe=probe,
+        loss_fn=loss_fn,
+        loss_label=loss_label,
+        augment=augment.to(device),
+        eval_transform=eval_transform.to(device),
+        optimizer=optimizer,
+        probe_optimizer=probe_optimizer,
+        scaler=scaler,
+        amp_dtype=amp_dtype,
+        train_x=_on_device(data.train_x, device),
+    )
 
 
 def _place_model(
