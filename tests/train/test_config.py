@@ -143,3 +143,38 @@ def test_build_config_base_is_applied_before_the_users_overrides() -> None:
     assert config["optim"]["batch_size"] == 32  # the user's word wins
     assert config["optim"]["lr"] == 0.5
     assert config["train"]["epochs"] == 3
+
+
+def test_find_config_takes_a_path_or_a_shipped_recipe_by_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from contrastlab.train.config import find_config, packaged_configs
+
+    monkeypatch.chdir(tmp_path)  # nothing named like a recipe here
+    shipped = sorted(p.stem for p in CONFIGS)
+    assert packaged_configs() == shipped and "cifar10_cosine" in shipped
+    by_name, by_file_name = find_config("cifar10_cosine"), find_config("cifar10_cosine.yaml")
+    assert by_name == by_file_name and by_name.read_text() == CONFIGS[1].read_text()
+    own = tmp_path / "cifar10_cosine.yaml"  # a file that exists wins over the recipe
+    own.write_text("train:\n  epochs: 3\n")
+    assert find_config(own) == own and find_config("cifar10_cosine.yaml") == Path(own.name)
+    with pytest.raises(InputError, match="not found") as error:
+        find_config("cifar10_cosinus")
+    assert all(name in str(error.value) for name in shipped)  # the message lists the recipes
+    with pytest.raises(InputError, match="not found"):
+        find_config(tmp_path / "sub" / "cifar10_laplacian.yaml")  # a path is not a name
+
+
+def test_kernel_spec_normalised_with_the_final_projector_width() -> None:
+    # concat given before model.projector_dim: its even split follows the final width
+    config = build_config(None, ["loss.kernel=concat", "model.projector_dim=64"])
+    assert config["loss"]["kernel"]["split"] == [32, 32]
+    assert config["loss"]["kernel"] == loss_spec("concat", 64)
+    uneven = "loss.kernel={name: concat, kernels: [laplacian, gaussian], split: [100, 28]}"
+    with pytest.raises(InputError, match="projector_dim is 64"):
+        build_config(None, [uneven, "model.projector_dim=64"])
+    # a string becomes its mapping, defaults filled in (StudentT's documented s = 0.2)
+    written = build_config(None, ["loss.kernel=student_t:nu=5"])["loss"]["kernel"]
+    assert written == {"name": "student_t", "nu": 5.0, "s": 0.2}
+    with pytest.raises(InputError, match="loss.kernel"):
+        build_config(None, ["loss.kernel=laplacian:tau=1"])
