@@ -205,9 +205,21 @@ def save_features(
     folder: str | Path, out: str | Path, *, data: str | None = None, split: Split = "all"
 ) -> tuple[np.ndarray, np.ndarray]:
     """Embed ``split`` of the run's data (or of ``data``) and save ``features`` and ``labels``
-    to the ``.npz`` file ``out``; returns them."""
-    features, labels = embed(load_run(folder, data=data), split)
+    to the ``.npz`` file ``out`` (checked before any work); returns them.
+
+    Raises:
+        InputError: ``out`` not ending in ``.npz``, an existing folder, or below a file; and
+            as :func:`load_run`.
+    """
+    from contrastlab.report import check_output_folder
+
     target = Path(out)
+    if target.suffix != ".npz":
+        raise InputError(f"--out must name an .npz file, got {target}")
+    if target.is_dir():
+        raise InputError(f"--out {target} is an existing folder, not an .npz file")
+    check_output_folder(target.parent)
+    features, labels = embed(load_run(folder, data=data), split)
     target.parent.mkdir(parents=True, exist_ok=True)
     np.savez(target, features=features, labels=labels)
     return features, labels

@@ -15,6 +15,7 @@ shorthand such as ``"laplacian:t=0.3"`` is normalised on load to its canonical m
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -35,6 +36,22 @@ def loss_kernel(value: Any, embed_dim: int | None = None) -> dict[str, Any]:
         if isinstance(err, InputError):
             raise
         raise InputError(f"loss.kernel {value!r}: {err}") from err
+
+
+def _at_least(name: str, low: int, whole: bool) -> Callable[[Any], Any]:
+    """A normaliser keeping the trainer's messages for its main numbers: ``optim.lr must be a
+    number >= 0, got -1``, ``train.epochs must be a whole number >= 1, got 0`` (type and range in
+    one line); ``auto`` and values of other types pass on to the type check."""
+    kind = "a whole number" if whole else "a number"
+
+    def check(value: Any) -> Any:
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        fractional = number and whole and not float(value).is_integer()
+        if number and (value < low or fractional):
+            raise InputError(f"{name} must be {kind} >= {low}, got {value!r}")
+        return value
+
+    return check
 
 
 @dataclass(frozen=True)
@@ -98,10 +115,12 @@ class OptimSection:
     """Optimiser, global batch size and the warm-up + cosine schedule."""
 
     name: Auto | Optimiser = setting(AUTO)
-    lr: Auto | float = setting(AUTO, above=0)
-    batch_size: int = setting(256, low=1)
-    weight_decay: Auto | float = setting(AUTO, low=0)
-    momentum: float = setting(0.9, low=0)
+    lr: Auto | float = setting(AUTO, above=0, normalise=_at_least("optim.lr", 0, False))
+    batch_size: int = setting(256, low=1, normalise=_at_least("optim.batch_size", 1, True))
+    weight_decay: Auto | float = setting(
+        AUTO, low=0, normalise=_at_least("optim.weight_decay", 0, False)
+    )
+    momentum: float = setting(0.9, low=0, normalise=_at_least("optim.momentum", 0, False))
     warmup_epochs: Auto | int = setting(AUTO, low=0)
     min_lr_ratio: float = setting(0.0, low=0, high=1)
     clip_grad: float | None = setting(None, above=0)
@@ -111,7 +130,7 @@ class OptimSection:
 class TrainSection:
     """Length, seed, device and the run folder's files."""
 
-    epochs: Auto | int = setting(AUTO, low=1)
+    epochs: Auto | int = setting(AUTO, low=1, normalise=_at_least("train.epochs", 1, True))
     seed: int = setting(0)
     device: Auto | str = setting(AUTO)
     amp: bool = setting(True)
@@ -126,7 +145,7 @@ class TrainSection:
 class MonitorSection:
     """The kNN and online-probe monitors during training."""
 
-    every: Auto | int = setting(AUTO, low=1)
+    every: Auto | int = setting(AUTO, low=1, normalise=_at_least("monitor.every", 1, True))
     knn: bool = setting(True)
     online_probe: bool = setting(True)
     max_train: int = setting(10_000, low=1)
