@@ -14,6 +14,7 @@ import torch
 import yaml
 
 from contrastlab.cli import main
+from contrastlab.specs import loss_spec
 
 TINY = [
     "--set",
@@ -69,7 +70,8 @@ def test_train_writes_the_run_folder(run_dir: Path) -> None:
     }
     config = yaml.safe_load((run_dir / "config.yaml").read_text())
     assert "auto" not in (run_dir / "config.yaml").read_text()
-    assert config["loss"]["kernel"] == "laplacian:t=0.5" and config["train"]["epochs"] == 2
+    assert config["loss"]["kernel"] == {"name": "laplacian", "t": 0.5}  # canonical mapping
+    assert config["train"]["epochs"] == 2
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert set(metrics["final"]) == {"knn_top1_k20", "knn_top1_k200", "linear_top1"}
     assert all(0 <= v <= 1 for v in metrics["final"].values())
@@ -278,7 +280,8 @@ def test_config_file_then_set_overrides_drive_the_run(tmp_path: Path) -> None:
     args = ["train", "--config", str(recipe), "--out", str(out), "--quiet"]
     assert main([*args, "--set", "optim.lr=0.02", *QUICK]) == 0
     config = yaml.safe_load((out / "config.yaml").read_text())
-    assert config["loss"]["kernel"] == "student_t:nu=5,s=1" and config["model"]["widths"] == [8, 16]
+    assert config["loss"]["kernel"] == {"name": "student_t", "nu": 5.0, "s": 1.0}
+    assert config["model"]["widths"] == [8, 16]
     assert config["optim"]["name"] == "sgd" and config["optim"]["lr"] == 0.02  # --set wins
     assert config["train"]["epochs"] == 2 and config["optim"]["batch_size"] == 128
     # the file's schedule is the one applied: 11 steps an epoch, one of warm-up, floor 0.01
@@ -302,14 +305,19 @@ def _tiny_colour_npz(tmp_path: Path) -> Path:
 
 
 def test_a_shipped_config_with_tiny_overrides(tmp_path: Path) -> None:
-    recipe = Path(__file__).parents[1] / "configs" / "cifar10_kernel_sum.yaml"
     out = tmp_path / "run"
-    args = ["train", "--config", str(recipe), "--data", f"npz:{_tiny_colour_npz(tmp_path)}"]
+    args = [
+        "train",
+        "--config",
+        "cifar10_kernel_sum",
+        "--data",
+        f"npz:{_tiny_colour_npz(tmp_path)}",
+    ]
     args += ["--out", str(out), "--epochs", "1", "--batch-size", "8", "--quiet", *QUICK]
     args += ["--set", "model.projector_hidden=32", "--set", "train.threads=1"]
     assert main(args) == 0
     config = yaml.safe_load((out / "config.yaml").read_text())
-    assert config["loss"]["kernel"] == "kernel_sum" and config["optim"]["name"] == "lars"
+    assert config["loss"]["kernel"] == loss_spec("kernel_sum") and config["optim"]["name"] == "lars"
     assert config["model"]["backbone"] == "resnet18" and config["model"]["projector_layers"] == 3
     assert config["model"]["projector_hidden"] == 32 and config["optim"]["batch_size"] == 8
     (record,) = [json.loads(line) for line in (out / "metrics.jsonl").open()]
@@ -322,7 +330,8 @@ def test_kernel_loss_sum_through_the_cli(tmp_path: Path) -> None:
     out = tmp_path / "run"
     args = ["train", "--kernel", "loss_sum", "--out", str(out), "--epochs", "1"]
     assert main([*args, "--batch-size", "128", "--quiet", *TINY, *QUICK]) == 0
-    assert yaml.safe_load((out / "config.yaml").read_text())["loss"]["kernel"] == "loss_sum"
+    written = yaml.safe_load((out / "config.yaml").read_text())["loss"]["kernel"]
+    assert written == loss_spec("loss_sum") and written["name"] == "loss_sum"
     metrics = json.loads((out / "metrics.json").read_text())
     # two separate losses, 0.5 L(exponential) + 0.5 L(gaussian), as the README documents
     first, second = metrics["kernel"].split(" + ")
@@ -375,3 +384,52 @@ def test_final_numbers_are_those_of_the_saved_backbone(tmp_path: Path) -> None:
     assert final == pytest.approx(
         {"knn_top1_k5": knn[5], "knn_top1_k200": knn[200], "linear_top1": probe.accuracy}
     )
+
+
+def _trained_kernel(tmp_path: Path, *args: str) -> tuple[dict, str]:
+    """config.yaml's loss.kernel and metrics.json's loss label of a 1-epoch tiny run."""
+    out = tmp_path / "kernel-run"
+    argv = ["train", "--out", str(out), "--epochs", "1", "--batch-size", "256", "--quiet"]
+    assert main([*argv, *args, *TINY, *QUICK]) == 0
+    written = yaml.safe_load((out / "config.yaml").read_text())["loss"]["kernel"]
+    return written, json.loads((out / "metrics.json").read_text())["kernel"]
+
+
+def test_set_reaches_the_kernel_temperature(tmp_path: Path) -> None:
+    # --set loss.kernel.t=0.3 used to fail ("has no sub-keys"): the kernel is a mapping now.
+    written, label = _trained_kernel(tmp_path, "--set", "loss.kernel.t=0.3")
+    assert written == {"name": "cosine", "t": 0.3} and label == "Cosine(t=0.3)"
+    # below a flag's key a --set refines the flag: the Laplacian kernel at t = 0.3
+    written, label = _trained_kernel(
+        tmp_path, "--kernel", "laplacian", "--set", "loss.kernel.t=0.3"
+    )
+    assert written == {"name": "laplacian", "t": 0.3} and label.startswith("Laplacian(t=0.3,")
+    # a flag and a --set of the same key that agree are fine
+    written, _ = _trained_kernel(
+        tmp_path, "--kernel", "laplacian", "--set", "loss.kernel=laplacian"
+    )
+    assert written == {"name": "laplacian", "t": 0.5}
+
+
+@pytest.mark.parametrize(
+    ("args", "flag", "setting"),
+    [
+        # used to train at t = 0.5 without a word (flags were applied after --set)
+        (["--kernel", "laplacian", "--set", "loss.kernel=laplacian:t=0.3"], "--kernel laplacian",
+         "--set loss.kernel=laplacian:t=0.3"),
+        (["--epochs", "1", "--set", "train.epochs=2"], "--epochs 1", "--set train.epochs=2"),
+        (["--batch-size", "64", "--set", "optim={batch_size: 32}"], "--batch-size 64",
+         "--set optim={batch_size: 32}"),
+    ],
+)  # fmt: skip
+def test_a_flag_and_a_set_that_disagree_is_one_line_naming_both(
+    args: list[str], flag: str, setting: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "never"
+    rng = np.random.default_rng(0)  # tiny data, so that a run that wrongly starts ends soon
+    np.savez(tmp_path / "v.npz", features=rng.normal(size=(40, 4)), labels=np.arange(40) % 2)
+    tiny = ["--set", f"data.source=npz:{tmp_path / 'v.npz'}", *TINY, *QUICK]
+    assert main(["train", "--out", str(out), "--quiet", *args, *tiny]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and flag in err and setting in err and "Traceback" not in err
+    assert not out.exists()  # refused before any work

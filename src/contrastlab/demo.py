@@ -113,9 +113,9 @@ def diagnostics_on_test_split(run_dir: Path) -> dict[str, float]:
     """Cluster diagnostics of a run's backbone features on the test split (``rld_gcn.md``):
     neighbour purity (k = 10), RLD (t = 0.1, local density) and Calinski-Harabasz (global)."""
     from contrastlab import analysis
-    from contrastlab.commands.embed import embed
+    from contrastlab.train.runs import embed, load_run
 
-    features, labels = embed(run_dir, None, "test")
+    features, labels = embed(load_run(run_dir), "test")
     return {
         "neighbour_purity_k10": analysis.neighbour_purity(features, labels, ks=(10,))[10],
         "rld_t0.1": analysis.rld(features, labels, t=0.1, compile=False),

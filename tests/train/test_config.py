@@ -11,11 +11,12 @@ import yaml
 
 from contrastlab.data.sources import load_source
 from contrastlab.errors import InputError
+from contrastlab.specs import loss_spec
 from contrastlab.train.checkpoint import load_checkpoint
 from contrastlab.train.config import AUTO, build_config, dump, resolve
 from contrastlab.train.trainer import load_data, train
 
-CONFIGS = sorted((Path(__file__).parents[2] / "configs").glob("*.yaml"))
+CONFIGS = sorted((Path(__file__).parents[2] / "src/contrastlab/configs").glob("*.yaml"))
 
 
 def test_yaml_then_set_then_flags(tmp_path: Path) -> None:
@@ -42,13 +43,12 @@ def test_yaml_then_set_then_flags(tmp_path: Path) -> None:
 def test_auto_rules_follow_the_data(tmp_path: Path) -> None:
     digits = load_source("digits")
     config = resolve(build_config(), digits, "cpu")
-    assert (
-        config["model"]["backbone"] == "small_cnn" and config["augment"]["preset"] == "small_gray"
-    )
-    assert config["train"]["epochs"] == round(300_000 / 1437)
-    assert config["optim"]["name"] == "adamw" and config["optim"]["lr"] == pytest.approx(2e-3)
+    assert config.model.backbone == "small_cnn" and config.augment.preset == "small_gray"
+    assert config.train.epochs == round(300_000 / 1437)
+    assert config.optim.name == "adamw" and config.optim.lr == pytest.approx(2e-3)
     assert AUTO not in dump(config)
-    assert len(config["augment"]["mean"]) == 1 and 0 < config["augment"]["std"][0] < 1
+    assert config.augment.mean is not None and config.augment.std is not None
+    assert len(config.augment.mean) == 1 and 0 < config.augment.std[0] < 1
     path = tmp_path / "c.npz"
     rng = np.random.default_rng(0)
     np.savez(
@@ -57,9 +57,9 @@ def test_auto_rules_follow_the_data(tmp_path: Path) -> None:
     colour = resolve(
         build_config(None, ["optim.batch_size=64"]), load_source(f"npz:{path}"), "cuda", 2
     )
-    assert colour["model"]["backbone"] == "resnet18" and colour["model"]["cifar_stem"] is True
-    assert colour["augment"]["preset"] == "cifar" and colour["train"]["epochs"] == 100
-    assert colour["optim"]["batch_size"] == 32  # capped at the 32 training images
+    assert colour.model.backbone == "resnet18" and colour.model.cifar_stem is True
+    assert colour.augment.preset == "cifar" and colour.train.epochs == 100
+    assert colour.optim.batch_size == 32  # capped at the 32 training images
     with pytest.raises(InputError, match="not divisible"):
         resolve(build_config(None, ["optim.batch_size=15"]), digits, "cpu", 2)
     with pytest.raises(InputError, match="optim.lr must be a number"):
@@ -97,10 +97,9 @@ def test_each_shipped_config_runs_one_step(path: Path, tmp_path: Path) -> None:
     assert state["epoch"] == 1
     assert all(torch.isfinite(v).all() for v in state["model"].values() if v.is_floating_point())
     written = yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())
-    assert (
-        written["loss"]["kernel"] == recipe["loss"]["kernel"]
-        and written["model"]["projector_layers"] == 3
-    )
+    # the recipe's kernel, written as its canonical mapping
+    assert written["loss"]["kernel"] == loss_spec(recipe["loss"]["kernel"], 128)
+    assert written["model"]["projector_layers"] == 3
 
 
 def test_data_settings_reach_the_loader(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -144,3 +143,38 @@ def test_build_config_base_is_applied_before_the_users_overrides() -> None:
     assert config["optim"]["batch_size"] == 32  # the user's word wins
     assert config["optim"]["lr"] == 0.5
     assert config["train"]["epochs"] == 3
+
+
+def test_find_config_takes_a_path_or_a_shipped_recipe_by_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from contrastlab.train.config import find_config, packaged_configs
+
+    monkeypatch.chdir(tmp_path)  # nothing named like a recipe here
+    shipped = sorted(p.stem for p in CONFIGS)
+    assert packaged_configs() == shipped and "cifar10_cosine" in shipped
+    by_name, by_file_name = find_config("cifar10_cosine"), find_config("cifar10_cosine.yaml")
+    assert by_name == by_file_name and by_name.read_text() == CONFIGS[1].read_text()
+    own = tmp_path / "cifar10_cosine.yaml"  # a file that exists wins over the recipe
+    own.write_text("train:\n  epochs: 3\n")
+    assert find_config(own) == own and find_config("cifar10_cosine.yaml") == Path(own.name)
+    with pytest.raises(InputError, match="not found") as error:
+        find_config("cifar10_cosinus")
+    assert all(name in str(error.value) for name in shipped)  # the message lists the recipes
+    with pytest.raises(InputError, match="not found"):
+        find_config(tmp_path / "sub" / "cifar10_laplacian.yaml")  # a path is not a name
+
+
+def test_kernel_spec_normalised_with_the_final_projector_width() -> None:
+    # concat given before model.projector_dim: its even split follows the final width
+    config = build_config(None, ["loss.kernel=concat", "model.projector_dim=64"])
+    assert config["loss"]["kernel"]["split"] == [32, 32]
+    assert config["loss"]["kernel"] == loss_spec("concat", 64)
+    uneven = "loss.kernel={name: concat, kernels: [laplacian, gaussian], split: [100, 28]}"
+    with pytest.raises(InputError, match="projector_dim is 64"):
+        build_config(None, [uneven, "model.projector_dim=64"])
+    # a string becomes its mapping, defaults filled in (StudentT's documented s = 0.2)
+    written = build_config(None, ["loss.kernel=student_t:nu=5"])["loss"]["kernel"]
+    assert written == {"name": "student_t", "nu": 5.0, "s": 0.2}
+    with pytest.raises(InputError, match="loss.kernel"):
+        build_config(None, ["loss.kernel=laplacian:tau=1"])

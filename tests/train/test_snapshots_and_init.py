@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from contrastlab.commands.embed import embed
 from contrastlab.errors import InputError
 from contrastlab.train.checkpoint import load_checkpoint
 from contrastlab.train.config import build_config
+from contrastlab.train.runs import embed, load_run
 from contrastlab.train.trainer import train
 
 from .conftest import TINY
@@ -34,8 +34,8 @@ def test_snapshots_hold_the_weights_of_their_epoch(tmp_path: Path) -> None:
     first = load_checkpoint(tmp_path / "long" / "snapshots" / "epoch_0001.pt")["model"]
     assert any(not torch.equal(final[k], first[k]) for k in final)
     # embed() reads a snapshot instead of the final checkpoint.
-    early, _ = embed(tmp_path / "long", None, "test", tmp_path / "long/snapshots/epoch_0001.pt")
-    late, _ = embed(tmp_path / "long", None, "test")
+    early, _ = embed(load_run(tmp_path / "long", tmp_path / "long/snapshots/epoch_0001.pt"), "test")
+    late, _ = embed(load_run(tmp_path / "long"), "test")
     assert early.shape == late.shape and not torch.allclose(
         torch.from_numpy(early), torch.from_numpy(late)
     )

@@ -51,7 +51,7 @@ def test_digits_backbone_matches_the_contrastive_one_and_learns():
     assert features.shape == (len(data.test_x), 16) and features.dtype == np.float32
     assert not np.allclose(features, early)
     assert np.array_equal(run.features(data.test_x), features)  # eval mode: deterministic
-    assert run.config["optim"]["lr"] != "auto" and run.seconds > 0
+    assert run.config.optim.lr == pytest.approx(0.03) and run.seconds > 0
 
 
 def test_same_seed_same_weights_and_vectors_use_the_mlp():
@@ -62,7 +62,7 @@ def test_same_seed_same_weights_and_vectors_use_the_mlp():
     assert all(
         torch.equal(v, b.backbone.state_dict()[k]) for k, v in a.backbone.state_dict().items()
     )
-    assert a.config["model"]["backbone"] == "mlp"
+    assert a.config.model.backbone == "mlp"
     logits = a.head(torch.from_numpy(a.features(data.test_x)))
     accuracy = float((logits.argmax(dim=1) == data.test_y).float().mean())
     assert accuracy > 0.8  # well-separated blobs

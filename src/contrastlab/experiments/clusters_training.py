@@ -214,16 +214,9 @@ def real_data_preservation(
         "classes", "epochs", "seconds"}``.
     """
     from contrastlab.analysis import cluster_preservation
-    from contrastlab.train.checkpoint import load_checkpoint
-    from contrastlab.train.components import build_kernel, build_model, build_transforms
-    from contrastlab.train.config import (
-        CONFIG_FILE_NAME,
-        build_config,
-        default_config,
-        load_config_file,
-        merge,
-    )
-    from contrastlab.train.trainer import CHECKPOINT, load_data, train
+    from contrastlab.train.config import build_config
+    from contrastlab.train.runs import load_run
+    from contrastlab.train.trainer import train
 
     overrides = [
         f"data.source={source}",
@@ -234,21 +227,17 @@ def real_data_preservation(
     ]
     config = build_config(None, overrides, **{"train.epochs": int(epochs)})
     trained = train(config, run_dir, log=lambda _: None)
-    resolved = merge(default_config(), load_config_file(f"{run_dir}/{CONFIG_FILE_NAME}"))
-    data = load_data(resolved)
+    run = load_run(run_dir)
+    data = run.data
     if data.test_y is None or len(data.test_x) < 3:
         raise InputError(f"data {source}: the test split needs labels and at least 3 samples")
-    kernel = build_kernel(resolved["loss"]["kernel"], int(resolved["model"]["projector_dim"]))
-    is_image = data.kind == "image"
-    feature_std = None if is_image else data.train_x.float().std(dim=0).clamp_min(1e-8)
-    augment, _ = build_transforms(resolved, is_image, feature_std)
+    augment = run.augment()
     pick = np.random.default_rng([seed, 5]).permutation(len(data.test_x))[: int(samples)]
     x = data.test_x[torch.as_tensor(pick)]
     labels = data.test_y[torch.as_tensor(pick)].numpy()
     torch.manual_seed(seed)
-    untrained_model = build_model(resolved, data.sample_shape, kernel)
-    trained_model = build_model(resolved, data.sample_shape, kernel)
-    trained_model.load_state_dict(load_checkpoint(f"{run_dir}/{CHECKPOINT}")["model"])
+    untrained_model = run.untrained_model()
+    trained_model = run.model
     torch.manual_seed(seed + 1)
     view_batches = [augment(x) for _ in range(int(views))]  # the same views for both models
     out: dict[str, Any] = {}
@@ -265,7 +254,7 @@ def real_data_preservation(
             "samples": len(pick),
             "views": int(views),
             "classes": len(np.unique(labels)),
-            "epochs": int(resolved["train"]["epochs"]),
+            "epochs": run.config.train.epochs,
             "seconds": float(trained["seconds"]),
         }
     )

@@ -38,7 +38,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 from torch import Tensor, nn
 
 from contrastlab.analysis.neighbours import euclidean_knn_accuracy
@@ -132,10 +131,13 @@ def embed_2d(
             "backbone_knn_top1_k20": metrics["final"]["knn_top1_k20"],
         }
 
+    from contrastlab.train import runs
+
     started = time.perf_counter()
-    model, transform, kernel, data = load_run(stage_dirs["stage2_2d"])
-    _, train_map = features_and_outputs(model, transform, kernel, data.train_x)
-    _, test_map = features_and_outputs(model, transform, kernel, data.test_x)
+    run = runs.load_run(stage_dirs["stage2_2d"])
+    data = run.data
+    _, train_map = runs.features_and_outputs(run, data.train_x)
+    _, test_map = runs.features_and_outputs(run, data.test_x)
     map_seconds = time.perf_counter() - started
     train_y, test_y = data.train_y.numpy(), data.test_y.numpy()
     k = int(opts["knn_k"])
@@ -261,35 +263,22 @@ def tsne_map(
 
 
 def load_run(run_dir: Path) -> tuple[nn.Module, nn.Module, Any, Any]:
-    """The trained model (eval mode), eval transform, kernel and data of a run folder."""
-    from contrastlab.train.checkpoint import load_checkpoint
-    from contrastlab.train.components import build_kernel, build_model, build_transforms
-    from contrastlab.train.config import CONFIG_FILE_NAME, default_config, load_config_file, merge
-    from contrastlab.train.trainer import CHECKPOINT, load_data
+    """The trained model (eval mode), eval transform, kernel and data of a run folder
+    (:func:`contrastlab.train.runs.load_run` as a tuple, for callers not yet moved to it)."""
+    from contrastlab.train import runs
 
-    config = merge(default_config(), load_config_file(run_dir / CONFIG_FILE_NAME))
-    data = load_data(config)
-    kernel = build_kernel(config["loss"]["kernel"], int(config["model"]["projector_dim"]))
-    model = build_model(config, data.sample_shape, kernel)
-    model.load_state_dict(load_checkpoint(run_dir / CHECKPOINT)["model"])
-    model.eval()
-    _, transform = build_transforms(config, data.kind == "image")
-    return model, transform, kernel, data
+    run = runs.load_run(run_dir)
+    return run.model, run.eval_transform, run.kernel, run.data
 
 
-@torch.no_grad()
 def features_and_outputs(
     model: nn.Module, transform: nn.Module, kernel: Any, inputs: Tensor, batch_size: int = 512
 ) -> tuple[np.ndarray, np.ndarray]:
     """Backbone features ``h`` and the projector output as the kernel sees it
-    (``kernel.prepare(z)``: on the unit sphere for cosine, as it is for Student-t / Cauchy)."""
-    model.eval()
-    features, outputs = [], []
-    for start in range(0, len(inputs), batch_size):
-        h, z = model(transform(inputs[start : start + batch_size]))
-        features.append(h.float())
-        outputs.append(kernel.prepare(z.float()))
-    return torch.cat(features).numpy(), torch.cat(outputs).numpy()
+    (:func:`contrastlab.train.runs.model_outputs`, for callers not yet moved to a ``Run``)."""
+    from contrastlab.train.runs import model_outputs
+
+    return model_outputs(model, transform, kernel, inputs, batch_size)
 
 
 def load_maps(out_dir: str | Path) -> dict[str, np.ndarray]:

@@ -143,16 +143,16 @@ def full_scale(settings: dict[str, Any]) -> bool:
 
 
 def _config_folder(settings: dict[str, Any]) -> Path:
-    """The folder of the GPU configs: ``configs`` if set, else ./configs or the repository's."""
-    candidates = (
-        [Path(settings["configs"])]
-        if settings["configs"]
-        else [Path.cwd() / "configs", Path(__file__).resolve().parents[3] / "configs"]
-    )
-    for folder in candidates:
-        if (folder / "cifar10_cosine.yaml").is_file():
-            return folder
-    raise InputError(f"configs: no cifar10_cosine.yaml in {candidates[0]} (set configs=FOLDER)")
+    """The folder of the GPU configs: ``configs`` if set, else the recipes shipped with the
+    package (:func:`contrastlab.train.config.find_config`)."""
+    from contrastlab.train.config import find_config
+
+    if not settings["configs"]:
+        return find_config("cifar10_cosine").parent
+    folder = Path(settings["configs"])
+    if not (folder / "cifar10_cosine.yaml").is_file():
+        raise InputError(f"configs: no cifar10_cosine.yaml in {folder} (set configs=FOLDER)")
+    return folder
 
 
 def run_config(settings: dict[str, Any], kernel: str, seed: int, full: bool) -> dict[str, Any]:

@@ -135,8 +135,8 @@ def _toys(settings: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def _train_both(settings: dict[str, Any], work: Path) -> dict[str, Any]:
     """Train both models; return test/train features, labels and checkpoint features."""
-    from contrastlab.commands.embed import embed
     from contrastlab.train.config import build_config
+    from contrastlab.train.runs import embed, load_run
     from contrastlab.train.supervised import train_supervised
     from contrastlab.train.trainer import load_data, train
 
@@ -164,13 +164,14 @@ def _train_both(settings: dict[str, Any], work: Path) -> dict[str, Any]:
         raise InputError(f"data {settings['data']}: reproduce rld needs labelled train and test")
     run_dir = work / "contrastive"
     trained = train(config, run_dir, log=lambda _: None)
+    run = load_run(run_dir, data=data)
+    snapshots = {
+        e: load_run(run_dir, f"{run_dir}/snapshots/epoch_{e:04d}.pt", data=data) for e in saves
+    }
     contrastive = {
-        "train": embed(run_dir, None, "train"),
-        "test": embed(run_dir, None, "test"),
-        "checkpoints": {
-            e: embed(run_dir, None, "test", run_dir / "snapshots" / f"epoch_{e:04d}.pt")[0]
-            for e in saves
-        },
+        "train": embed(run, "train"),
+        "test": embed(run, "test"),
+        "checkpoints": {e: embed(snapshots[e], "test")[0] for e in saves},
         "seconds": trained["seconds"],
         "final_loss": trained["history"][-1]["loss"],
     }

@@ -68,7 +68,7 @@ def load_checkpoint(
 
 def rng_states() -> dict[str, Any]:
     """Every random-number state a training step may draw from, as checkpoint-safe values."""
-    numpy_state = np.random.get_state()  # noqa: NPY002
+    numpy_state: Any = np.random.get_state()  # noqa: NPY002
     python_state = random.getstate()
     return {
         "torch": torch.get_rng_state(),

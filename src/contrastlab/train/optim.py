@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Iterable
 
 import torch
 from torch import Tensor, nn
@@ -18,7 +17,8 @@ def parameter_groups(modules: Iterable[nn.Module], weight_decay: float) -> list[
     The second group is also excluded from LARS's trust-ratio adaptation (``lars_exclude``), as in
     SimCLR.
     """
-    decay, no_decay = [], []
+    decay: list[nn.Parameter] = []
+    no_decay: list[nn.Parameter] = []
     for module in modules:
         for parameter in module.parameters():
             if parameter.requires_grad:
@@ -117,24 +117,3 @@ def warmup_cosine(
     progress = min(1.0, (step - warmup_steps) / span)
     floor = min_ratio * base_lr
     return floor + (base_lr - floor) * 0.5 * (1.0 + math.cos(math.pi * progress))
-
-
-def apply_schedule(
-    optimizer: torch.optim.Optimizer,
-    step: int,
-    total_steps: int,
-    warmup_steps: int,
-    optim_config: Mapping[str, Any],
-) -> float:
-    """Set every parameter group's learning rate to :func:`warmup_cosine` at ``step`` (base
-    ``optim.lr``, floor ``optim.min_lr_ratio``) and return it."""
-    lr = warmup_cosine(
-        step,
-        total_steps,
-        warmup_steps,
-        float(optim_config["lr"]),
-        float(optim_config["min_lr_ratio"]),
-    )
-    for group in optimizer.param_groups:
-        group["lr"] = lr
-    return lr

@@ -35,7 +35,9 @@ from contrastlab.models import build_backbone
 from contrastlab.train import config as config_lib
 from contrastlab.train.components import build_transforms
 from contrastlab.train.evaluate import extract_features
-from contrastlab.train.optim import apply_schedule, build_optimizer, parameter_groups
+from contrastlab.train.loop import Schedule, seed_everything, torch_threads
+from contrastlab.train.optim import build_optimizer, parameter_groups
+from contrastlab.train.sections import RunConfig, TrainConfig
 
 __all__ = ["SupervisedRun", "train_supervised"]
 
@@ -57,7 +59,7 @@ class SupervisedRun:
     backbone: nn.Module
     head: nn.Linear
     eval_transform: nn.Module
-    config: dict[str, Any]
+    config: RunConfig
     history: list[dict[str, float]] = field(default_factory=list)
     snapshots: dict[int, dict[str, Tensor]] = field(default_factory=dict)
     seconds: float = 0.0
@@ -73,7 +75,10 @@ class SupervisedRun:
 
 
 def train_supervised(
-    config: dict[str, Any], data: DataSplit, *, log: Callable[[str], None] = lambda _: None
+    config: TrainConfig | Mapping[str, Any],
+    data: DataSplit,
+    *,
+    log: Callable[[str], None] = lambda _: None,
 ) -> SupervisedRun:
     """Train backbone + linear head with cross-entropy on ``data``'s training split.
 
@@ -92,69 +97,51 @@ def train_supervised(
             f"data {data.name} have no training labels: supervised training needs them"
         )
     cfg = config_lib.resolve(config, data, "cpu")
-    previous_threads = torch.get_num_threads()
-    if cfg["train"]["threads"]:
-        torch.set_num_threads(int(cfg["train"]["threads"]))
-    try:
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(int(cfg["train"]["seed"]))
-            return _train(cfg, data, log, started)
-    finally:
-        torch.set_num_threads(previous_threads)
+    with torch_threads(cfg.train.threads), torch.random.fork_rng(devices=[]):
+        seed_everything(cfg.train.seed)
+        return _train(cfg, data, log, started)
 
 
 def _train(
-    cfg: dict[str, Any], data: DataSplit, log: Callable[[str], None], started: float
+    cfg: RunConfig, data: DataSplit, log: Callable[[str], None], started: float
 ) -> SupervisedRun:
     is_image = data.kind == "image"
     feature_std = None if is_image else data.train_x.float().std(dim=0).clamp_min(1e-8)
     augment, eval_transform = build_transforms(cfg, is_image, feature_std)
-    model_cfg = cfg["model"]
     backbone = build_backbone(
-        model_cfg["backbone"],
+        cfg.model.backbone,
         data.sample_shape,
-        cifar_stem=bool(model_cfg["cifar_stem"]),
-        widths=model_cfg["widths"],
+        cifar_stem=cfg.model.cifar_stem,
+        widths=cfg.model.widths,
     )
     assert data.train_y is not None
     n_classes = max(len(data.classes), int(data.train_y.max()) + 1)
     feature_dim: int = backbone.feature_dim  # type: ignore[assignment]  # set by every backbone
     head = nn.Linear(feature_dim, n_classes)
-    optim_cfg = cfg["optim"]
     optimizer = build_optimizer(
-        optim_cfg["name"],
-        parameter_groups([backbone, head], float(optim_cfg["weight_decay"])),
-        lr=float(optim_cfg["lr"]),
-        momentum=float(optim_cfg["momentum"]),
+        cfg.optim.name,
+        parameter_groups([backbone, head], cfg.optim.weight_decay),
+        lr=cfg.optim.lr,
+        momentum=cfg.optim.momentum,
     )
-    epochs, batch = int(cfg["train"]["epochs"]), int(optim_cfg["batch_size"])
-    steps_per_epoch = len(data.train_x) // batch
-    total_steps = epochs * steps_per_epoch
-    warmup_steps = int(optim_cfg["warmup_epochs"]) * steps_per_epoch
-    save_epochs = set(cfg["train"]["save_epochs"])
-    seed = int(cfg["train"]["seed"])
+    schedule = Schedule.of(cfg, len(data.train_x))
     run = SupervisedRun(backbone, head, eval_transform, cfg)
     step = 0
-    lr = float(optim_cfg["lr"])
-    for epoch in range(epochs):
+    for epoch in range(schedule.epochs):
         backbone.train()
         head.train()
-        # the same order rule as the contrastive trainer: one permutation per (seed, epoch)
-        order = torch.randperm(
-            len(data.train_x), generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch)
-        )
         loss_sum, correct, seen = 0.0, 0, 0
-        for s in range(steps_per_epoch):
-            indices = order[s * batch : (s + 1) * batch]
-            lr = apply_schedule(optimizer, step, total_steps, warmup_steps, optim_cfg)
+        lr = cfg.optim.lr
+        for indices in schedule.batches(len(data.train_x), epoch):
+            lr = schedule.apply(optimizer, step)
             labels = data.train_y[indices]
             logits = head(backbone(augment(data.train_x[indices])))
             loss = F.cross_entropy(logits, labels)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            if optim_cfg["clip_grad"]:
+            if cfg.optim.clip_grad:
                 nn.utils.clip_grad_norm_(
-                    [*backbone.parameters(), *head.parameters()], float(optim_cfg["clip_grad"])
+                    [*backbone.parameters(), *head.parameters()], cfg.optim.clip_grad
                 )
             optimizer.step()
             if not math.isfinite(loss.item()):
@@ -165,23 +152,28 @@ def _train(
             correct += int((logits.argmax(dim=1) == labels).sum())
             seen += len(indices)
             step += 1
-        record = {
-            "epoch": epoch + 1,
-            "loss": loss_sum / max(1, seen),
-            "train_accuracy": correct / max(1, seen),
-            "lr": lr,
-            "seconds": time.perf_counter() - started,
-        }
-        run.history.append(record)
-        if epoch + 1 in save_epochs:
-            run.snapshots[epoch + 1] = {
-                k: v.detach().clone() for k, v in backbone.state_dict().items()
-            }
+        _end_epoch(run, epoch + 1, loss_sum / max(1, seen), correct / max(1, seen), lr, started)
         log(
-            f"supervised epoch {epoch + 1}/{epochs} loss={record['loss']:.4f} "
-            f"train_acc={record['train_accuracy']:.3f}"
+            f"supervised epoch {epoch + 1}/{schedule.epochs} loss={run.history[-1]['loss']:.4f} "
+            f"train_acc={run.history[-1]['train_accuracy']:.3f}"
         )
     backbone.eval()
     head.eval()
     run.seconds = time.perf_counter() - started
     return run
+
+
+def _end_epoch(
+    run: SupervisedRun, epoch: int, loss: float, accuracy: float, lr: float, started: float
+) -> None:
+    """The epoch's history record and, in ``train.save_epochs``, a copy of the backbone."""
+    record = {
+        "epoch": epoch,
+        "loss": loss,
+        "train_accuracy": accuracy,
+        "lr": lr,
+        "seconds": time.perf_counter() - started,
+    }
+    run.history.append(record)
+    if epoch in run.config.train.save_epochs:
+        run.snapshots[epoch] = {k: v.detach().clone() for k, v in run.backbone.state_dict().items()}

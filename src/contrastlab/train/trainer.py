@@ -1,4 +1,4 @@
-"""The training loop: SimCLR-style two-view training with any kernel, in one readable function.
+"""The training loop: SimCLR-style two-view training with any kernel, in named steps.
 
 Per step: take this rank's share of a global batch (uint8 images or vectors held in memory), move
 it to the device, draw two augmented views on the device, run backbone and projector on both views
@@ -15,14 +15,22 @@ progress bar shows it at every step), ``images_per_second``, ``augment_share``, 
 ``images``, ``seconds``, and the monitors' accuracies in the epochs they ran.
 ``images_per_second`` counts source images per second of training steps over all processes
 (each image is seen as two views); monitors and checkpoints are not in the timing.
+
+The steps, each a function over the :class:`Training` state: :func:`build` (data, resolved
+configuration, model, loss, optimisers), :func:`restore` (a checkpoint, on ``--resume``) or
+:func:`start_folder` (a fresh run folder), :func:`run_epoch` (the training steps of one epoch),
+:func:`end_epoch` (monitors, ``metrics.jsonl``, checkpoint, snapshot) and :func:`final_metrics`
+(the final evaluation). Batch order, schedule, seeding and threads are those of
+:mod:`contrastlab.train.loop`, shared with the supervised trainer.
 """
 
 from __future__ import annotations
 
 import math
-import random
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +41,7 @@ from torch import Tensor, nn
 
 from contrastlab.data.sources import DataSplit, load_source
 from contrastlab.errors import InputError
+from contrastlab.settings import AUTO
 from contrastlab.train import config as config_lib
 from contrastlab.train.checkpoint import (
     initialise_from,
@@ -42,10 +51,12 @@ from contrastlab.train.checkpoint import (
     save_checkpoint,
 )
 from contrastlab.train.components import build_kernel, build_loss, build_model, build_transforms
-from contrastlab.train.distributed import Runtime, barrier, cleanup, epoch_batches, setup
+from contrastlab.train.distributed import Runtime, barrier, cleanup, setup
 from contrastlab.train.evaluate import evaluate_backbone, evaluate_features, raw_inputs
 from contrastlab.train.history import append_record, read_history, write_history
-from contrastlab.train.optim import apply_schedule, build_optimizer, parameter_groups
+from contrastlab.train.loop import Schedule, seed_everything, torch_threads
+from contrastlab.train.optim import build_optimizer, parameter_groups
+from contrastlab.train.sections import RunConfig, TrainConfig, train_config
 
 CHECKPOINT = "checkpoint.pt"
 CONFIG = config_lib.CONFIG_FILE_NAME
@@ -68,21 +79,21 @@ class _StepModule(nn.Module):
         return z, logits
 
 
-def load_data(config: dict[str, Any]) -> DataSplit:
-    """The data named by ``config["data"]``."""
-    d = config["data"]
+def load_data(config: TrainConfig | Mapping[str, Any]) -> DataSplit:
+    """The data named by the configuration's ``data`` section."""
+    d = train_config(config).data
     return load_source(
-        d["source"],
-        root=d["root"],
-        download=bool(d["download"]),
-        test_fraction=float(d["test_fraction"]),
-        split_seed=int(d["split_seed"]),
-        image_size=d["image_size"],
+        d.source,
+        root=d.root,
+        download=d.download,
+        test_fraction=d.test_fraction,
+        split_seed=d.split_seed,
+        image_size=d.image_size,
     )
 
 
 def train(
-    config: dict[str, Any],
+    config: TrainConfig | Mapping[str, Any],
     out_dir: str | Path,
     *,
     resume: bool = False,
@@ -92,8 +103,9 @@ def train(
 
     Args:
         config: a configuration from :func:`contrastlab.train.config.build_config` (``auto``
-            values allowed). On ``resume`` the run folder's ``config.yaml`` is used instead, with
-            ``train.epochs`` taken from ``config`` when it differs from ``auto``.
+            values allowed), or a :class:`~contrastlab.train.sections.TrainConfig`. On
+            ``resume`` the run folder's ``config.yaml`` is used instead, with ``train.epochs``
+            taken from ``config`` when it differs from ``auto``.
         out_dir: the run folder (``config.yaml``, ``checkpoint.pt``, ``metrics.jsonl``,
             ``metrics.json``).
         resume: continue from ``out_dir/checkpoint.pt``. A killed run reaches the weights of an
@@ -112,282 +124,384 @@ def train(
             checkpoint's epoch on ``resume``.
     """
     out = Path(out_dir)
+    given = train_config(config)
     if resume:
-        config = _resume_config(out, config)
-    runtime = setup(str(config["train"]["device"]))
-    threads = torch.get_num_threads()
+        given = _resume_config(out, given)
+    runtime = setup(given.train.device)
     try:
-        return _train(config, out, resume, runtime, log if runtime.is_main else (lambda _: None))
+        with torch_threads(given.train.threads):
+            state = build(given, out, runtime, log if runtime.is_main else (lambda _: None), resume)
+            if resume:
+                restore(state)
+            start_folder(state, fresh=not resume)
+            for epoch in range(state.start_epoch, state.schedule.epochs):
+                end_epoch(state, run_epoch(state, epoch))
+            state.close_outputs()
+            return final_metrics(state)
     finally:
-        torch.set_num_threads(threads)  # train.threads holds for this run only
         cleanup(runtime)
 
 
-def _resume_config(out: Path, given: dict[str, Any]) -> dict[str, Any]:
+def _resume_config(out: Path, given: TrainConfig) -> TrainConfig:
     if not (out / CHECKPOINT).is_file():
         raise InputError(f"--resume: no {CHECKPOINT} in {out}")
-    saved = config_lib.merge(config_lib.default_config(), config_lib.load_config_file(out / CONFIG))
-    if given["train"]["epochs"] != config_lib.AUTO:
-        saved["train"]["epochs"] = given["train"]["epochs"]
-    saved["train"]["progress"] = given["train"]["progress"]
-    return saved
+    saved = config_lib.load_config_file(out / CONFIG)
+    saved.setdefault("train", {})
+    if given.train.epochs != AUTO:
+        saved["train"]["epochs"] = given.train.epochs
+    saved["train"]["progress"] = given.train.progress
+    return train_config(saved)
 
 
-def _train(
-    config: dict[str, Any], out: Path, resume: bool, runtime: Runtime, log: Callable[[str], None]
-) -> dict[str, Any]:
+@dataclass
+class Training:
+    """The state of a run while it trains (what the named steps share)."""
+
+    cfg: RunConfig
+    out: Path
+    runtime: Runtime
+    data: DataSplit
+    log: Callable[[str], None]
+    started: float
+    schedule: Schedule
+    model: nn.Module
+    step_module: nn.Module
+    probe: nn.Module | None
+    loss_fn: nn.Module
+    loss_label: str
+    augment: nn.Module
+    eval_transform: nn.Module
+    optimizer: torch.optim.Optimizer
+    probe_optimizer: torch.optim.Optimizer | None
+    scaler: torch.amp.GradScaler
+    amp_dtype: torch.dtype | None
+    train_x: Tensor
+    start_epoch: int = 0
+    step: int = 0
+    history: list[dict[str, Any]] = field(default_factory=list)
+    progress: Any = None
+    board: Any = None
+
+    @property
+    def device(self) -> torch.device:
+        return self.runtime.device
+
+    def close_outputs(self) -> None:
+        """Close the progress bar and the TensorBoard writer."""
+        if self.progress is not None:
+            self.progress.close()
+        if self.board is not None:
+            self.board.close()
+
+
+def build(
+    given: TrainConfig, out: Path, runtime: Runtime, log: Callable[[str], None], resume: bool
+) -> Training:
+    """Load the data, resolve the configuration, seed, and build model, loss and optimisers
+    (``model.init_from`` warm-starts a fresh run, not a resumed one)."""
     started = time.perf_counter()
-    if config["train"]["threads"]:
-        torch.set_num_threads(int(config["train"]["threads"]))
-    data = load_data(config)
-    cfg = config_lib.resolve(config, data, runtime.device.type, runtime.world_size)
-    device, seed = runtime.device, int(cfg["train"]["seed"])
-    _seed_everything(seed + runtime.rank)
-
-    embed_dim = int(cfg["model"]["projector_dim"])
-    kernel = build_kernel(cfg["loss"]["kernel"], embed_dim)  # shapes the projector's end
-    loss_fn = build_loss(cfg["loss"]["kernel"], embed_dim, cfg["loss"]["block_size"])
+    data = load_data(given)
+    cfg = config_lib.resolve(given, data, runtime.device.type, runtime.world_size)
+    device = runtime.device
+    seed_everything(cfg.train.seed + runtime.rank)
+    embed_dim = cfg.model.projector_dim
+    kernel = build_kernel(cfg.loss.kernel, embed_dim)  # shapes the projector's end
+    loss_fn = build_loss(cfg.loss.kernel, embed_dim, cfg.loss.block_size)
     terms = getattr(loss_fn, "terms", None)  # LossSum: several kernels, one softmax each
     loss_label = str(kernel) if terms is None else " + ".join(f"{w:g} L({k})" for k, w in terms)
     is_image = data.kind == "image"
     feature_std = None if is_image else data.train_x.float().std(dim=0).clamp_min(1e-8).to(device)
     augment, eval_transform = build_transforms(cfg, is_image, feature_std)
-    augment, eval_transform = augment.to(device), eval_transform.to(device)
-    model = build_model(cfg, data.sample_shape, kernel)
-    if cfg["model"]["init_from"] and not resume:
-        fresh = initialise_from(model, cfg["model"]["init_from"])
-        log(f"initialised from {cfg['model']['init_from']}; fresh: {', '.join(fresh) or 'none'}")
-    if cfg["model"]["sync_batchnorm"] and runtime.distributed and device.type == "cuda":
+    built = build_model(cfg, data.sample_shape, kernel)
+    if cfg.model.init_from and not resume:
+        fresh = initialise_from(built, cfg.model.init_from)
+        log(f"initialised from {cfg.model.init_from}; fresh: {', '.join(fresh) or 'none'}")
+    model, probe, step_module = _place_model(cfg, built, data, runtime)
+    optimizer = build_optimizer(
+        cfg.optim.name,
+        parameter_groups([model], cfg.optim.weight_decay),
+        lr=cfg.optim.lr,
+        momentum=cfg.optim.momentum,
+    )
+    probe_optimizer = (
+        torch.optim.AdamW(probe.parameters(), lr=1e-3, weight_decay=0.0) if probe else None
+    )
+    amp_dtype = _amp_dtype(device) if cfg.train.amp else None
+    scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
+    return Training(
+        cfg=cfg,
+        out=out,
+        runtime=runtime,
+        data=data,
+        log=log,
+        started=started,
+        schedule=Schedule.of(cfg, len(data.train_x)),
+        model=model,
+        step_module=step_module,
+        probe=probe,
+        loss_fn=loss_fn,
+        loss_label=loss_label,
+        augment=augment.to(device),
+        eval_transform=eval_transform.to(device),
+        optimizer=optimizer,
+        probe_optimizer=probe_optimizer,
+        scaler=scaler,
+        amp_dtype=amp_dtype,
+        train_x=_on_device(data.train_x, device),
+    )
+
+
+def _place_model(
+    cfg: RunConfig, model: nn.Module, data: DataSplit, runtime: Runtime
+) -> tuple[nn.Module, nn.Module | None, nn.Module]:
+    """The model on its device (SyncBatchNorm under DDP on GPUs when asked), the online probe
+    (labelled data only) and the module a step calls (DDP- and compile-wrapped as configured)."""
+    device = runtime.device
+    if cfg.model.sync_batchnorm and runtime.distributed and device.type == "cuda":
         model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
     model.to(device)
-    labelled = data.labelled
+    feature_dim: int = model.backbone.feature_dim  # type: ignore[union-attr,assignment]
     probe = (
-        nn.Linear(model.backbone.feature_dim, len(data.classes)).to(device)
-        if cfg["monitor"]["online_probe"] and labelled
+        nn.Linear(feature_dim, len(data.classes)).to(device)
+        if cfg.monitor.online_probe and data.labelled
         else None
     )
     step_module: nn.Module = _StepModule(model, probe)
     if runtime.distributed:
         step_module = nn.parallel.DistributedDataParallel(step_module)
-    if cfg["train"]["compile"]:
-        step_module = torch.compile(step_module)
+    if cfg.train.compile:
+        step_module = torch.compile(step_module)  # type: ignore[assignment]
+    return model, probe, step_module
 
-    optim_cfg = cfg["optim"]
-    optimizer = build_optimizer(
-        optim_cfg["name"],
-        parameter_groups([model], float(optim_cfg["weight_decay"])),
-        lr=float(optim_cfg["lr"]),
-        momentum=float(optim_cfg["momentum"]),
-    )
-    probe_optimizer = (
-        torch.optim.AdamW(probe.parameters(), lr=1e-3, weight_decay=0.0) if probe else None
-    )
-    amp_dtype = _amp_dtype(device) if cfg["train"]["amp"] else None
-    scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
 
-    epochs = int(cfg["train"]["epochs"])
-    global_batch = int(optim_cfg["batch_size"])
-    steps_per_epoch = len(data.train_x) // global_batch
-    total_steps = epochs * steps_per_epoch
-    warmup_steps = int(optim_cfg["warmup_epochs"]) * steps_per_epoch
-    start_epoch, step, history = 0, 0, []
-    if resume:
-        state = load_checkpoint(out / CHECKPOINT, map_location=device)
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        if probe is not None and state.get("probe") is not None:
-            probe.load_state_dict(state["probe"])
-            probe_optimizer.load_state_dict(state["probe_optimizer"])  # type: ignore[union-attr]
-        scaler.load_state_dict(state["scaler"])
-        restore_rng_states(state["rng"][min(runtime.rank, len(state["rng"]) - 1)])
-        start_epoch, step = int(state["epoch"]), int(state["step"])
-        if start_epoch > epochs:
-            raise InputError(
-                f"--resume: the run in {out} has trained {start_epoch} epochs already; "
-                f"--epochs {epochs} cannot shorten it"
-            )
-        history = read_history(out / HISTORY, start_epoch)
-        log(f"resuming {out} at epoch {start_epoch} of {epochs}")
-    elif runtime.is_main:
-        out.mkdir(parents=True, exist_ok=True)
-        (out / HISTORY).unlink(missing_ok=True)
-        for stale in (out / SNAPSHOTS).glob("epoch_*.pt"):
-            stale.unlink()
-    if runtime.is_main:
-        (out / CONFIG).write_text(config_lib.dump(cfg))
-        write_history(out / HISTORY, history)
-        log(
-            f"data {data.name}: {len(data.train_x)} train / {len(data.test_x)} test, "
-            f"sample {tuple(data.sample_shape)}; {cfg['model']['backbone']} + {loss_label}; "
-            f"{epochs} epochs of {steps_per_epoch} steps, batch {global_batch}"
+def restore(state: Training) -> None:
+    """Load model, optimisers, scaler, RNG states, epoch and step from ``checkpoint.pt``."""
+    saved = load_checkpoint(state.out / CHECKPOINT, map_location=state.device)
+    state.model.load_state_dict(saved["model"])
+    state.optimizer.load_state_dict(saved["optimizer"])
+    if state.probe is not None and saved.get("probe") is not None:
+        state.probe.load_state_dict(saved["probe"])
+        state.probe_optimizer.load_state_dict(saved["probe_optimizer"])  # type: ignore[union-attr]
+    state.scaler.load_state_dict(saved["scaler"])
+    restore_rng_states(saved["rng"][min(state.runtime.rank, len(saved["rng"]) - 1)])
+    state.start_epoch, state.step = int(saved["epoch"]), int(saved["step"])
+    epochs = state.schedule.epochs
+    if state.start_epoch > epochs:
+        raise InputError(
+            f"--resume: the run in {state.out} has trained {state.start_epoch} epochs already; "
+            f"--epochs {epochs} cannot shorten it"
         )
+    state.history = read_history(state.out / HISTORY, state.start_epoch)
+    state.log(f"resuming {state.out} at epoch {state.start_epoch} of {epochs}")
 
-    train_x = _on_device(data.train_x, device)
-    train_y = data.train_y
-    progress = _progress_bar(cfg, runtime, total_steps, step)
-    board = _tensorboard(out) if runtime.is_main else None
+
+def start_folder(state: Training, fresh: bool) -> None:
+    """Rank 0: clear a fresh run's old history and snapshots, write ``config.yaml`` and the
+    history so far, log the run's shape; open the progress bar and TensorBoard writer."""
+    out, cfg, data, schedule = state.out, state.cfg, state.data, state.schedule
+    if state.runtime.is_main:
+        if fresh:
+            out.mkdir(parents=True, exist_ok=True)
+            (out / HISTORY).unlink(missing_ok=True)
+            for stale in (out / SNAPSHOTS).glob("epoch_*.pt"):
+                stale.unlink()
+        (out / CONFIG).write_text(config_lib.dump(cfg))
+        write_history(out / HISTORY, state.history)
+        state.log(
+            f"data {data.name}: {len(data.train_x)} train / {len(data.test_x)} test, "
+            f"sample {tuple(data.sample_shape)}; {cfg.model.backbone} + {state.loss_label}; "
+            f"{schedule.epochs} epochs of {schedule.steps_per_epoch} steps, "
+            f"batch {schedule.batch_size}"
+        )
+        state.board = _tensorboard(out)
+    state.progress = _progress_bar(cfg, state.runtime, schedule.total_steps, state.step)
+
+
+def run_epoch(state: Training, epoch: int) -> dict[str, Any]:
+    """The training steps of ``epoch``; returns its ``metrics.jsonl`` record (before monitors)."""
+    state.step_module.train()
+    epoch_loss = torch.zeros((), device=state.device)
+    epoch_time = augment_time = 0.0
+    lr = 0.0
+    batches = state.schedule.batches(len(state.train_x), epoch, state.runtime)
+    for indices in batches:
+        tick = time.perf_counter()
+        lr = state.schedule.apply(state.optimizer, state.step)
+        loss, aug_done = _train_step(state, indices, epoch)
+        epoch_loss += loss.detach()
+        state.step += 1
+        now = time.perf_counter()
+        epoch_time += now - tick
+        augment_time += aug_done - tick
+        if state.progress is not None:
+            state.progress.update(1)
+            state.progress.set_postfix(
+                epoch=epoch + 1,
+                loss=f"{loss.item():.3f}",
+                lr=f"{lr:.2e}",
+                img_s=f"{len(indices) * state.runtime.world_size / (now - tick):.0f}",
+            )
+    images = len(batches) * state.schedule.batch_size
+    return {
+        "epoch": epoch + 1,
+        "step": state.step,
+        "loss": _mean_over_ranks(epoch_loss, state.runtime) / max(1, len(batches)),
+        "lr": lr if batches else 0.0,
+        "images_per_second": images / epoch_time if epoch_time else 0.0,
+        "augment_share": augment_time / epoch_time if epoch_time else 0.0,
+        "step_seconds": epoch_time,
+        "images": images,
+        "seconds": time.perf_counter() - state.started,
+    }
+
+
+def _train_step(state: Training, indices: Tensor, epoch: int) -> tuple[Tensor, float]:
+    """One optimiser step on the samples ``indices``: two augmented views, the contrastive loss
+    plus the online probe's cross-entropy; returns the loss and when augmentation ended."""
+    device, amp_dtype, scaler = state.device, state.amp_dtype, state.scaler
+    x = state.train_x[indices].to(device, non_blocking=True)
+    with torch.autocast(
+        device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None
+    ):
+        views = torch.cat([state.augment(x), state.augment(x)])
+        aug_done = time.perf_counter()
+        z, logits = state.step_module(views, len(x))
+        z1, z2 = z.float().chunk(2)
+        loss = state.loss_fn(z1, z2)
+        total = loss
+        if logits is not None and state.data.train_y is not None:
+            total = total + F.cross_entropy(logits, state.data.train_y[indices].to(device))
+    state.optimizer.zero_grad(set_to_none=True)
+    if state.probe_optimizer is not None:
+        state.probe_optimizer.zero_grad(set_to_none=True)
+    scaler.scale(total).backward()
+    if state.cfg.optim.clip_grad:
+        scaler.unscale_(state.optimizer)
+        nn.utils.clip_grad_norm_(state.model.parameters(), state.cfg.optim.clip_grad)
+    scaler.step(state.optimizer)
+    if state.probe_optimizer is not None:
+        scaler.step(state.probe_optimizer)
+    scaler.update()
+    if not math.isfinite(loss.item()):
+        raise FloatingPointError(
+            f"loss is {loss.item()} at epoch {epoch + 1}, step {state.step}; "
+            "lower optim.lr or check the kernel's parameters"
+        )
+    return loss, aug_done
+
+
+def end_epoch(state: Training, record: dict[str, Any]) -> None:
+    """Monitors (rank 0, every ``monitor.every`` epochs and the last), the record into the
+    history, ``metrics.jsonl`` and TensorBoard, the checkpoint every ``train.checkpoint_every``
+    epochs and the last, the snapshots of ``train.save_epochs``; then the epoch's log line."""
+    cfg, epoch = state.cfg, record["epoch"]
+    last = epoch == state.schedule.epochs
+    save_now = epoch % cfg.train.checkpoint_every == 0 or last
+    all_rng = _gather_rng_states(state.runtime) if save_now else []
+    if state.runtime.is_main:
+        if state.data.labelled and cfg.monitor.knn and (epoch % cfg.monitor.every == 0 or last):
+            record.update(
+                evaluate_backbone(
+                    state.model.backbone,  # type: ignore[arg-type]
+                    state.data,
+                    state.eval_transform,
+                    state.device,
+                    ks=cfg.eval.knn_ks,
+                    temperature=cfg.eval.knn_temperature,
+                    linear=False,
+                    max_train=cfg.monitor.max_train,
+                    probe=state.probe,
+                )
+            )
+        state.history.append(record)
+        append_record(state.out / HISTORY, record)
+        if state.board is not None:
+            for key, value in record.items():
+                state.board.add_scalar(key, value, global_step=epoch)
+        if save_now:
+            save_checkpoint(state.out / CHECKPOINT, _checkpoint_state(state, epoch, all_rng))
+        if epoch in cfg.train.save_epochs:
+            save_checkpoint(
+                state.out / SNAPSHOTS / f"epoch_{epoch:04d}.pt",
+                {"epoch": epoch, "model": state.model.state_dict()},
+            )
+    else:
+        state.history.append(record)
+    log = state.log if state.progress is None else _above_bar(state.progress)
+    _log_record(log, record, state.schedule.epochs)
+    barrier(state.runtime)
+
+
+def _checkpoint_state(state: Training, epoch: int, all_rng: list[dict[str, Any]]) -> dict:
+    return {
+        "epoch": epoch,
+        "step": state.step,
+        "model": state.model.state_dict(),
+        "optimizer": state.optimizer.state_dict(),
+        "probe": state.probe.state_dict() if state.probe is not None else None,
+        "probe_optimizer": state.probe_optimizer.state_dict() if state.probe_optimizer else None,
+        "scaler": state.scaler.state_dict(),
+        "rng": all_rng,
+    }
+
+
+def final_metrics(state: Training) -> dict[str, Any]:
+    """The run's summary; on rank 0 with the final kNN and linear evaluation on frozen backbone
+    features (and the raw-input baseline when ``eval.raw_baseline``) and the history."""
+    history, data = state.history, state.data
     timed_seconds = sum(r["step_seconds"] for r in history)
     timed_images = sum(r["images"] for r in history)
-    for epoch in range(start_epoch, epochs):
-        step_module.train()
-        epoch_loss = torch.zeros((), device=device)
-        epoch_time = augment_time = 0.0
-        batches = epoch_batches(len(train_x), global_batch, epoch, seed, runtime)
-        for indices in batches:
-            tick = time.perf_counter()
-            lr = apply_schedule(optimizer, step, total_steps, warmup_steps, optim_cfg)
-            x = train_x[indices].to(device, non_blocking=True)
-            with torch.autocast(
-                device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None
-            ):
-                views = torch.cat([augment(x), augment(x)])
-                aug_done = time.perf_counter()
-                z, logits = step_module(views, len(x))
-                z1, z2 = z.float().chunk(2)
-                loss = loss_fn(z1, z2)
-                total = loss
-                if logits is not None and train_y is not None:
-                    total = total + F.cross_entropy(logits, train_y[indices].to(device))
-            optimizer.zero_grad(set_to_none=True)
-            if probe_optimizer is not None:
-                probe_optimizer.zero_grad(set_to_none=True)
-            scaler.scale(total).backward()
-            if optim_cfg["clip_grad"]:
-                scaler.unscale_(optimizer)
-                nn.utils.clip_grad_norm_(model.parameters(), float(optim_cfg["clip_grad"]))
-            scaler.step(optimizer)
-            if probe_optimizer is not None:
-                scaler.step(probe_optimizer)
-            scaler.update()
-            if not math.isfinite(loss.item()):
-                raise FloatingPointError(
-                    f"loss is {loss.item()} at epoch {epoch + 1}, step {step}; "
-                    "lower optim.lr or check the kernel's parameters"
-                )
-            epoch_loss += loss.detach()
-            step += 1
-            now = time.perf_counter()
-            epoch_time += now - tick
-            augment_time += aug_done - tick
-            if progress is not None:
-                progress.update(1)
-                progress.set_postfix(
-                    epoch=epoch + 1,
-                    loss=f"{loss.item():.3f}",
-                    lr=f"{lr:.2e}",
-                    img_s=f"{len(x) * runtime.world_size / (now - tick):.0f}",
-                )
-        images = len(batches) * global_batch
-        timed_seconds += epoch_time
-        timed_images += images
-        record: dict[str, Any] = {
-            "epoch": epoch + 1,
-            "step": step,
-            "loss": _mean_over_ranks(epoch_loss, runtime) / max(1, len(batches)),
-            "lr": lr if batches else 0.0,
-            "images_per_second": images / epoch_time if epoch_time else 0.0,
-            "augment_share": augment_time / epoch_time if epoch_time else 0.0,
-            "step_seconds": epoch_time,
-            "images": images,
-            "seconds": time.perf_counter() - started,
-        }
-        last = epoch + 1 == epochs
-        save_now = (epoch + 1) % int(cfg["train"]["checkpoint_every"]) == 0 or last
-        all_rng = _gather_rng_states(runtime) if save_now else []
-        if runtime.is_main:
-            if (
-                labelled
-                and cfg["monitor"]["knn"]
-                and ((epoch + 1) % int(cfg["monitor"]["every"]) == 0 or last)
-            ):
-                record.update(
-                    evaluate_backbone(
-                        model.backbone,
-                        data,
-                        eval_transform,
-                        device,
-                        ks=cfg["eval"]["knn_ks"],
-                        temperature=float(cfg["eval"]["knn_temperature"]),
-                        linear=False,
-                        max_train=int(cfg["monitor"]["max_train"]),
-                        probe=probe,
-                    )
-                )
-            history.append(record)
-            append_record(out / HISTORY, record)
-            if board is not None:
-                for key, value in record.items():
-                    board.add_scalar(key, value, global_step=record["epoch"])
-            if save_now:
-                save_checkpoint(
-                    out / CHECKPOINT,
-                    {
-                        "epoch": epoch + 1,
-                        "step": step,
-                        "model": model.state_dict(),
-                        "optimizer": optimizer.state_dict(),
-                        "probe": probe.state_dict() if probe is not None else None,
-                        "probe_optimizer": probe_optimizer.state_dict()
-                        if probe_optimizer
-                        else None,
-                        "scaler": scaler.state_dict(),
-                        "rng": all_rng,
-                    },
-                )
-            if epoch + 1 in cfg["train"]["save_epochs"]:
-                save_checkpoint(
-                    out / SNAPSHOTS / f"epoch_{epoch + 1:04d}.pt",
-                    {"epoch": epoch + 1, "model": model.state_dict()},
-                )
-        else:
-            history.append(record)
-        _log_record(log if progress is None else _above_bar(progress), record, epochs)
-        barrier(runtime)
-    if progress is not None:
-        progress.close()
-    if board is not None:
-        board.close()
-
     metrics: dict[str, Any] = {
         "final": {},
         "images_per_second": timed_images / timed_seconds if timed_seconds else 0.0,
         "augment_share": float(np.mean([r["augment_share"] for r in history])) if history else 0.0,
-        "epochs": epochs,
+        "epochs": state.schedule.epochs,
         "seconds": 0.0,
         "data": data.name,
         "train_size": len(data.train_x),
         "test_size": len(data.test_x),
-        "kernel": loss_label,
-        "world_size": runtime.world_size,
+        "kernel": state.loss_label,
+        "world_size": state.runtime.world_size,
     }
-    if runtime.is_main:
-        if labelled:
-            metrics["final"] = evaluate_backbone(
-                model.backbone,
-                data,
-                eval_transform,
-                device,
-                ks=cfg["eval"]["knn_ks"],
-                temperature=float(cfg["eval"]["knn_temperature"]),
-                linear=bool(cfg["eval"]["linear_probe"]),
-                seed=seed,
-            )
-            if cfg["eval"]["raw_baseline"]:
-                metrics["raw_pixels" if is_image else "raw_features"] = evaluate_features(
-                    raw_inputs(data.train_x),
-                    data.train_y.numpy(),
-                    raw_inputs(data.test_x),
-                    data.test_y.numpy(),
-                    ks=cfg["eval"]["knn_ks"],
-                    temperature=float(cfg["eval"]["knn_temperature"]),
-                    linear=bool(cfg["eval"]["linear_probe"]),
-                )
+    if state.runtime.is_main:
+        if data.labelled:
+            metrics.update(_final_evaluation(state))
         else:
             metrics["note"] = "no labels: kNN and linear evaluation skipped"
-        metrics["seconds"] = time.perf_counter() - started
+        metrics["seconds"] = time.perf_counter() - state.started
         metrics["history"] = history
-    barrier(runtime)
+    barrier(state.runtime)
     return metrics
+
+
+def _final_evaluation(state: Training) -> dict[str, Any]:
+    data, evaluation = state.data, state.cfg.eval
+    ks, temperature, linear = evaluation.knn_ks, evaluation.knn_temperature, evaluation.linear_probe
+    found: dict[str, Any] = {
+        "final": evaluate_backbone(
+            state.model.backbone,  # type: ignore[arg-type]
+            data,
+            state.eval_transform,
+            state.device,
+            ks=ks,
+            temperature=temperature,
+            linear=linear,
+            seed=state.cfg.train.seed,
+        )
+    }
+    if evaluation.raw_baseline:
+        assert data.train_y is not None and data.test_y is not None  # labelled
+        key = "raw_pixels" if data.kind == "image" else "raw_features"
+        found[key] = evaluate_features(
+            raw_inputs(data.train_x),
+            data.train_y.numpy(),
+            raw_inputs(data.test_x),
+            data.test_y.numpy(),
+            ks=ks,
+            temperature=temperature,
+            linear=linear,
+        )
+    return found
 
 
 def _on_device(samples: Tensor, device: torch.device) -> Tensor:
@@ -398,12 +512,6 @@ def _on_device(samples: Tensor, device: torch.device) -> Tensor:
     if samples.numel() * samples.element_size() <= DEVICE_DATA_BYTES:
         return samples.to(device)
     return samples.pin_memory()
-
-
-def _seed_everything(seed: int) -> None:
-    torch.manual_seed(seed)
-    np.random.seed(seed % 2**32)  # noqa: NPY002 (legacy global state, for user code)
-    random.seed(seed)
 
 
 def _amp_dtype(device: torch.device) -> torch.dtype | None:
@@ -435,10 +543,8 @@ def _mean_over_ranks(value: Tensor, runtime: Runtime) -> float:
     return float(value)
 
 
-def _progress_bar(cfg: dict[str, Any], runtime: Runtime, total: int, done: int) -> Any:
-    import sys
-
-    if not (cfg["train"]["progress"] and runtime.is_main and sys.stderr.isatty()):
+def _progress_bar(cfg: RunConfig, runtime: Runtime, total: int, done: int) -> Any:
+    if not (cfg.train.progress and runtime.is_main and sys.stderr.isatty()):
         return None
     from tqdm import tqdm
 
@@ -447,8 +553,6 @@ def _progress_bar(cfg: dict[str, Any], runtime: Runtime, total: int, done: int) 
 
 def _above_bar(progress: Any) -> Callable[[str], None]:
     """Print a line above the progress bar, which stays at the bottom."""
-    import sys
-
     return lambda text: progress.write(text, file=sys.stderr)
 
 
