@@ -46,7 +46,7 @@ def _args(out, *extra: str) -> list[str]:
 
 
 def test_all_runs_every_experiment_and_writes_the_index(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr("contrastlab.commands.reproduce.EXPERIMENTS", SMALL)
+    monkeypatch.setattr("contrastlab.experiments.runner.EXPERIMENTS", SMALL)
     assert main(_args(tmp_path)) == 0
     printed = capsys.readouterr().out
     assert "[spectral] identity_exact:" in printed and "[gmm] clip_within_fisher:" in printed
@@ -77,7 +77,7 @@ def test_a_failing_experiment_is_recorded_and_the_others_still_run(tmp_path, mon
         "absent": "contrastlab.experiments.no_such_module",  # not in this build
         "spectral": SMALL["spectral"],
     }
-    monkeypatch.setattr("contrastlab.commands.reproduce.EXPERIMENTS", broken)
+    monkeypatch.setattr("contrastlab.experiments.runner.EXPERIMENTS", broken)
     sets = ["--set", "k=3", "--set", "m=6", "--set", "steps=10", "--set", "seeds=2"]
     missing = tmp_path / "missing.npz"
     args = ["reproduce", "all", "--quick", "--out", str(tmp_path), "--data", f"npz:{missing}"]
@@ -98,7 +98,7 @@ def test_a_failing_experiment_is_recorded_and_the_others_still_run(tmp_path, mon
     [
         ("no_such_setting=1", "--set no_such_setting: no experiment has this setting"),
         ("steps=many", "--set steps: expected a number"),
-        ("kernels=[cosine]", "kernels: the claim needs cosine and at least one of"),
+        ("kernels=[gaussian]", "kernels: kernels: the claim needs cosine and at least one of"),
         ("novalue", "--set expects key=value"),
     ],
 )
@@ -107,6 +107,20 @@ def test_bad_overrides_stop_all_before_any_work(tmp_path, capsys, override, mess
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and message in lines[0]
     assert not any(tmp_path.iterdir())  # nothing ran, nothing written
+
+
+@pytest.mark.parametrize(
+    "override, words",
+    [
+        ("epochs=-1", ("rld:", "epochs")),  # rld is the fourth experiment to run
+    ],
+)
+def test_all_checks_every_experiment_before_any_work(tmp_path, capsys, override, words):
+    """A value only a later experiment's own check rejects stops ``all`` before the first runs."""
+    assert main(["reproduce", "all", "--quick", "--out", str(tmp_path), "--set", override]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and all(word in lines[0] for word in words)
+    assert not any(tmp_path.iterdir())
 
 
 def test_single_experiment_keeps_the_data_rule(tmp_path, capsys):
