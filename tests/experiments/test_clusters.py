@@ -14,13 +14,12 @@ from contrastlab.cli import main
 from contrastlab.data.intertwined import make_intertwined_clusters
 from contrastlab.errors import InputError
 from contrastlab.experiments.clusters_training import (
-    build_encoder,
-    capacity_parameters,
     grouped_clip_loss,
     negatives_per_anchor,
     train_encoder,
 )
 from contrastlab.kernels import Cosine
+from contrastlab.models.encoders import build_encoder, capacity_parameters
 
 
 def _reference_loss(a: np.ndarray, b: np.ndarray, t: float, group: int) -> float:

@@ -42,13 +42,13 @@ from contrastlab.errors import InputError
 from contrastlab.experiments import ExperimentResult
 from contrastlab.experiments._common import figure, fmt, progress
 from contrastlab.experiments.clusters_training import (
-    build_encoder,
     input_scale,
     negatives_per_anchor,
     real_data_preservation,
     train_encoder,
 )
 from contrastlab.kernels import Cosine
+from contrastlab.models.encoders import build_encoder
 from contrastlab.report import Claim, Report
 
 DEFAULTS: dict[str, Any] = {
