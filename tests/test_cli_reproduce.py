@@ -62,7 +62,8 @@ def test_all_runs_every_experiment_and_writes_the_index(tmp_path, monkeypatch, c
     # --set went only where the key exists, with the quick settings underneath.
     spectral = json.loads((tmp_path / "spectral" / "metrics.json").read_text())["settings"]
     gmm = json.loads((tmp_path / "gmm" / "metrics.json").read_text())["settings"]
-    assert spectral["m"] == 6 and spectral["kernels"] == ["gaussian"] and "n_fit" not in spectral
+    assert spectral["m"] == 6 and spectral["kernels"] == [{"name": "gaussian", "t": 0.4}]
+    assert "n_fit" not in spectral
     assert gmm["dim"] == 8 and gmm["steps"] == 15 and "m" not in gmm
     page = (tmp_path / "report.html").read_text()
     assert '<a href="spectral/report.html">spectral</a>' in page
@@ -97,7 +98,7 @@ def test_a_failing_experiment_is_recorded_and_the_others_still_run(tmp_path, mon
     "override, message",
     [
         ("no_such_setting=1", "--set no_such_setting: no experiment has this setting"),
-        ("steps=many", "--set steps: expected a number"),
+        ("steps=many", "spectral: steps: expected a whole number"),
         ("kernels=[gaussian]", "kernels: kernels: the claim needs cosine and at least one of"),
         ("novalue", "--set expects key=value"),
     ],
@@ -113,6 +114,8 @@ def test_bad_overrides_stop_all_before_any_work(tmp_path, capsys, override, mess
     "override, words",
     [
         ("epochs=-1", ("rld:", "epochs")),  # rld is the fourth experiment to run
+        ("kernels=[gaussian, no_such_kernel]", ("spectral:", "no_such_kernel")),
+        ("pq=[[1.5, 0]]", ("spectral:", "pq: p and q must be probabilities")),
     ],
 )
 def test_all_checks_every_experiment_before_any_work(tmp_path, capsys, override, words):
