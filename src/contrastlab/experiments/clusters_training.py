@@ -186,14 +186,12 @@ def real_data_preservation(
     )
     from contrastlab.train.trainer import CHECKPOINT, load_data, train
 
-    overrides = [
-        f"data.source={source}",
-        "train.threads=1",
-        "train.progress=false",
-        "eval.raw_baseline=false",
-        f"train.seed={seed}",
-    ]
-    config = build_config(None, overrides, **{"train.epochs": int(epochs)})
+    own = {  # this experiment's choices, as a mapping (no "key=value" strings)
+        "data": {"source": source},
+        "train": {"threads": 1, "progress": False, "seed": seed, "epochs": int(epochs)},
+        "eval": {"raw_baseline": False},
+    }
+    config = build_config(None, base=own)
     trained = train(config, run_dir, log=lambda _: None)
     resolved = merge(default_config(), load_config_file(f"{run_dir}/{CONFIG_FILE_NAME}"))
     data = load_data(resolved)
