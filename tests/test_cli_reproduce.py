@@ -10,6 +10,8 @@ import pytest
 
 from contrastlab import experiments
 from contrastlab.cli import main
+from contrastlab.errors import InputError
+from contrastlab.experiments import runner
 
 SMALL = {
     "spectral": experiments.EXPERIMENTS["spectral"],
@@ -130,3 +132,22 @@ def test_single_experiment_keeps_the_data_rule(tmp_path, capsys):
     code = main(["reproduce", "spectral", "--out", str(tmp_path), "--data", "digits"])
     assert code == 2
     assert "does not take --data" in capsys.readouterr().err
+
+
+def test_settings_for_builds_defaults_quick_data_and_overrides_in_that_order():
+    from contrastlab.experiments import clusters, gmm
+
+    full = runner.settings_for("gmm")
+    assert full == gmm.Settings() and full.seeds == 5
+    quick = runner.settings_for("gmm", quick=True, overrides=["seeds=2", "kernel.t=0.3"])
+    assert isinstance(quick, gmm.Settings)
+    assert quick.steps == gmm.QUICK["steps"] and quick.seeds == 2  # an override beats QUICK
+    assert quick.kernel == {"name": "cosine", "t": 0.3}  # a key inside the kernel spec
+    with_data = runner.settings_for("clusters", quick=True, data="digits")
+    assert with_data.data == "digits" and with_data.steps == clusters.QUICK["steps"]
+    with pytest.raises(InputError, match="unknown setting 'n_fit'"):
+        runner.settings_for("clusters", overrides=["n_fit=3"])
+    with pytest.raises(InputError, match="does not take --data"):
+        runner.settings_for("gmm", data="digits")
+    with pytest.raises(InputError, match="unknown experiment 'nope'"):
+        runner.settings_for("nope")

@@ -117,6 +117,8 @@ def test_reproduce_gmm_quick_end_to_end(tmp_path, capsys):
         ("sweep_noise=[2]", "noise"),
         ("sweep_samples=[3]", "sweep_samples"),
         ("clip_dims=[4]", "clip_dims"),
+        ("rank=30", "rank: must be in [1, dim]"),
+        ("kernel=cosine:t=0", "kernel"),
     ],
 )
 def test_reproduce_gmm_bad_settings(tmp_path, capsys, override, message):
