@@ -39,6 +39,7 @@ from typing import Any
 from contrastlab.errors import InputError
 from contrastlab.experiments import EXPERIMENTS
 from contrastlab.report import claims_table
+from contrastlab.report.index import index_report
 from contrastlab.settings import (
     apply_overrides,
     from_mapping,
@@ -239,8 +240,6 @@ def run_all(
     Raises:
         InputError: any experiment's settings are bad (before anything runs).
     """
-    from contrastlab.report.index import index_report
-
     started = time.perf_counter()
     names = list(EXPERIMENTS)
     plan, missing = prepare_all(names, quick, overrides, data)
