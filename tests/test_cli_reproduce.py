@@ -10,6 +10,8 @@ import pytest
 
 from contrastlab import experiments
 from contrastlab.cli import main
+from contrastlab.errors import InputError
+from contrastlab.experiments import runner
 
 SMALL = {
     "spectral": experiments.EXPERIMENTS["spectral"],
@@ -46,7 +48,7 @@ def _args(out, *extra: str) -> list[str]:
 
 
 def test_all_runs_every_experiment_and_writes_the_index(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr("contrastlab.commands.reproduce.EXPERIMENTS", SMALL)
+    monkeypatch.setattr("contrastlab.experiments.runner.EXPERIMENTS", SMALL)
     assert main(_args(tmp_path)) == 0
     printed = capsys.readouterr().out
     assert "[spectral] identity_exact:" in printed and "[gmm] clip_within_fisher:" in printed
@@ -62,7 +64,8 @@ def test_all_runs_every_experiment_and_writes_the_index(tmp_path, monkeypatch, c
     # --set went only where the key exists, with the quick settings underneath.
     spectral = json.loads((tmp_path / "spectral" / "metrics.json").read_text())["settings"]
     gmm = json.loads((tmp_path / "gmm" / "metrics.json").read_text())["settings"]
-    assert spectral["m"] == 6 and spectral["kernels"] == ["gaussian"] and "n_fit" not in spectral
+    assert spectral["m"] == 6 and spectral["kernels"] == [{"name": "gaussian", "t": 0.4}]
+    assert "n_fit" not in spectral
     assert gmm["dim"] == 8 and gmm["steps"] == 15 and "m" not in gmm
     page = (tmp_path / "report.html").read_text()
     assert '<a href="spectral/report.html">spectral</a>' in page
@@ -77,7 +80,7 @@ def test_a_failing_experiment_is_recorded_and_the_others_still_run(tmp_path, mon
         "absent": "contrastlab.experiments.no_such_module",  # not in this build
         "spectral": SMALL["spectral"],
     }
-    monkeypatch.setattr("contrastlab.commands.reproduce.EXPERIMENTS", broken)
+    monkeypatch.setattr("contrastlab.experiments.runner.EXPERIMENTS", broken)
     sets = ["--set", "k=3", "--set", "m=6", "--set", "steps=10", "--set", "seeds=2"]
     missing = tmp_path / "missing.npz"
     args = ["reproduce", "all", "--quick", "--out", str(tmp_path), "--data", f"npz:{missing}"]
@@ -97,8 +100,8 @@ def test_a_failing_experiment_is_recorded_and_the_others_still_run(tmp_path, mon
     "override, message",
     [
         ("no_such_setting=1", "--set no_such_setting: no experiment has this setting"),
-        ("steps=many", "--set steps: expected a number"),
-        ("kernels=[cosine]", "kernels: the claim needs cosine and at least one of"),
+        ("steps=many", "spectral: steps: expected a whole number"),
+        ("kernels=[gaussian]", "kernels: kernels: the claim needs cosine and at least one of"),
         ("novalue", "--set expects key=value"),
     ],
 )
@@ -109,7 +112,42 @@ def test_bad_overrides_stop_all_before_any_work(tmp_path, capsys, override, mess
     assert not any(tmp_path.iterdir())  # nothing ran, nothing written
 
 
+@pytest.mark.parametrize(
+    "override, words",
+    [
+        ("epochs=-1", ("rld:", "epochs")),  # rld is the fourth experiment to run
+        ("kernels=[gaussian, no_such_kernel]", ("spectral:", "no_such_kernel")),
+        ("pq=[[1.5, 0]]", ("spectral:", "pq: p and q must be probabilities")),
+    ],
+)
+def test_all_checks_every_experiment_before_any_work(tmp_path, capsys, override, words):
+    """A value only a later experiment's own check rejects stops ``all`` before the first runs."""
+    assert main(["reproduce", "all", "--quick", "--out", str(tmp_path), "--set", override]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and all(word in lines[0] for word in words)
+    assert not any(tmp_path.iterdir())
+
+
 def test_single_experiment_keeps_the_data_rule(tmp_path, capsys):
     code = main(["reproduce", "spectral", "--out", str(tmp_path), "--data", "digits"])
     assert code == 2
     assert "does not take --data" in capsys.readouterr().err
+
+
+def test_settings_for_builds_defaults_quick_data_and_overrides_in_that_order():
+    from contrastlab.experiments import clusters, gmm
+
+    full = runner.settings_for("gmm")
+    assert full == gmm.Settings() and full.seeds == 5
+    quick = runner.settings_for("gmm", quick=True, overrides=["seeds=2", "kernel.t=0.3"])
+    assert isinstance(quick, gmm.Settings)
+    assert quick.steps == gmm.QUICK["steps"] and quick.seeds == 2  # an override beats QUICK
+    assert quick.kernel == {"name": "cosine", "t": 0.3}  # a key inside the kernel spec
+    with_data = runner.settings_for("clusters", quick=True, data="digits")
+    assert with_data.data == "digits" and with_data.steps == clusters.QUICK["steps"]
+    with pytest.raises(InputError, match="unknown setting 'n_fit'"):
+        runner.settings_for("clusters", overrides=["n_fit=3"])
+    with pytest.raises(InputError, match="does not take --data"):
+        runner.settings_for("gmm", data="digits")
+    with pytest.raises(InputError, match="unknown experiment 'nope'"):
+        runner.settings_for("nope")

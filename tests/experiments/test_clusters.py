@@ -14,13 +14,12 @@ from contrastlab.cli import main
 from contrastlab.data.intertwined import make_intertwined_clusters
 from contrastlab.errors import InputError
 from contrastlab.experiments.clusters_training import (
-    build_encoder,
-    capacity_parameters,
     grouped_clip_loss,
     negatives_per_anchor,
     train_encoder,
 )
 from contrastlab.kernels import Cosine
+from contrastlab.models.encoders import build_encoder, capacity_parameters
 
 
 def _reference_loss(a: np.ndarray, b: np.ndarray, t: float, group: int) -> float:
@@ -138,6 +137,9 @@ def test_reproduce_clusters_with_real_data(tmp_path):
         ("separation=1.5", "separation"),
         ("capacities=[resnet]", "capacity"),
         ("views_per_source=1", "views_per_source"),
+        ("grid_kernels=[gaussian]", "grid_kernels: the grid varies the cosine kernel"),
+        ("grid_kernels=[cosine, 'cosine:t=0.2']", "grid_kernels: one kernel per temperature"),
+        ("grid_kernels=[cosine:t=-1]", "grid_kernels"),
     ],
 )
 def test_bad_settings_exit_2(tmp_path, capsys, setting, words):

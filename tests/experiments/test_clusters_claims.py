@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from contrastlab.experiments import clusters
+from contrastlab.experiments.clusters import claims as clusters
 
 from .claim_checks import above, assert_claim, below
 

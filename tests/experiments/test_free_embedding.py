@@ -9,7 +9,23 @@ from sklearn.metrics import normalized_mutual_info_score
 from contrastlab import analysis, kernels
 from contrastlab.analysis.graphs import kmeans_labels
 from contrastlab.errors import InputError
-from contrastlab.experiments.free_embedding import train_free_clip, train_free_embedding
+from contrastlab.experiments.free_embedding import fit_adam, train_free_clip, train_free_embedding
+
+
+def _adam_reference(
+    grad, x0: np.ndarray, steps: int, lr: float, loss
+) -> tuple[np.ndarray, list[float]]:
+    """Adam (Kingma and Ba 2015, torch's defaults b1 = 0.9, b2 = 0.999, eps = 1e-8) in float64
+    NumPy: the losses before each update and the final point."""
+    x, m, v = x0.copy(), np.zeros_like(x0), np.zeros_like(x0)
+    losses = []
+    for t in range(1, steps + 1):
+        losses.append(loss(x))
+        g = grad(x)
+        m = 0.9 * m + 0.1 * g
+        v = 0.999 * v + 0.001 * g * g
+        x = x - lr * (m / (1 - 0.9**t)) / (np.sqrt(v / (1 - 0.999**t)) + 1e-8)
+    return x, losses
 
 
 def test_free_embedding_separates_cliques_and_logs():
@@ -45,6 +61,31 @@ def test_free_clip_on_bipartite_cliques():
     result = train_free_clip(B, "gaussian", dim=2, steps=80, batch_size=32, lr=0.1)
     assert result.embedding_a.shape == (12, 2) and result.embedding_b.shape == (12, 2)
     assert np.mean(result.losses[-10:]) < np.mean(result.losses[:10])
+
+
+def test_fit_adam_follows_adam_on_a_quadratic_and_passes_the_step():
+    import torch
+
+    rng = np.random.default_rng(0)
+    scale, centre, x0 = rng.uniform(0.5, 3.0, 4), rng.standard_normal(4), rng.standard_normal(4)
+
+    def loss(x):
+        return float(np.sum(scale * (x - centre) ** 2))
+
+    x = torch.tensor(x0, dtype=torch.float64, requires_grad=True)
+    seen: list[int] = []
+
+    def loss_at(step: int) -> torch.Tensor:
+        seen.append(step)
+        return torch.sum(torch.as_tensor(scale) * (x - torch.as_tensor(centre)) ** 2)
+
+    history = fit_adam([x], loss_at, steps=25, lr=0.1)
+    final, expected = _adam_reference(lambda y: 2 * scale * (y - centre), x0, 25, 0.1, loss)
+    assert seen == list(range(25))
+    np.testing.assert_allclose(history, expected, rtol=1e-12)
+    np.testing.assert_allclose(x.detach().numpy(), final, rtol=1e-12)
+    with pytest.raises(InputError, match="lr"):
+        fit_adam([x], loss_at, steps=1, lr=0.0)
 
 
 def test_bad_arguments():

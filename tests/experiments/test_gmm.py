@@ -113,10 +113,12 @@ def test_reproduce_gmm_quick_end_to_end(tmp_path, capsys):
     "override, message",
     [
         ("k=1", "k"),
-        ("similarity=dot", "similarity"),
+        ("kernel=gaussian", "kernel: must be one of cosine, inner_product"),
         ("sweep_noise=[2]", "noise"),
         ("sweep_samples=[3]", "sweep_samples"),
         ("clip_dims=[4]", "clip_dims"),
+        ("rank=30", "rank: must be in [1, dim]"),
+        ("kernel=cosine:t=0", "kernel"),
     ],
 )
 def test_reproduce_gmm_bad_settings(tmp_path, capsys, override, message):
@@ -129,19 +131,19 @@ def test_reproduce_gmm_bad_settings(tmp_path, capsys, override, message):
 
 def test_fisher_encoders_beat_random_ones_on_the_clip_loss():
     from contrastlab import kernels
-    from contrastlab.experiments.gmm import _clip_losses
+    from contrastlab.experiments.gmm.compute import clip_losses
 
     pg = make_paired_gmm(k=3, dim_a=6, dim_b=8, separation=6.0, anisotropy=10.0, seed=2)
     rng = np.random.default_rng(0)
     random_weights = [rng.standard_normal((2, 6)), rng.standard_normal((2, 8))]
-    random_loss, fisher_loss = _clip_losses(
+    random_loss, fisher_loss = clip_losses(
         pg, random_weights, kernels.Cosine(0.2), 0.0, 64, rng, batches=5
     )
     assert fisher_loss < np.log(64) < random_loss
 
 
 def test_clip_preconditioner_whitens_and_is_symmetric():
-    from contrastlab.experiments.gmm import _inverse_sqrt_covariance
+    from contrastlab.experiments.gmm.compute import inverse_sqrt_covariance
 
     rng = np.random.default_rng(3)
     x = (
@@ -149,6 +151,6 @@ def test_clip_preconditioner_whitens_and_is_symmetric():
         @ np.diag([10.0, 3.0, 1.0, 1.0, 0.5, 0.1])
         @ np.linalg.qr(rng.standard_normal((6, 6)))[0]
     )
-    W = _inverse_sqrt_covariance(x)
+    W = inverse_sqrt_covariance(x)
     np.testing.assert_allclose(W, W.T, atol=1e-12)
     np.testing.assert_allclose(W @ np.cov(x, rowvar=False) @ W, np.eye(6), atol=1e-9)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from contrastlab.experiments import gmm
+from contrastlab.experiments.gmm import claims as gmm
 
 from .claim_checks import above, assert_claim, below
 

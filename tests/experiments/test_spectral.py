@@ -10,7 +10,7 @@ import torch
 
 from contrastlab import kernels, losses
 from contrastlab.cli import main
-from contrastlab.experiments.spectral import identity_terms
+from contrastlab.experiments.spectral.compute import identity_terms
 
 
 def _random_targets(n: int, rng: np.random.Generator) -> np.ndarray:
@@ -99,8 +99,8 @@ def test_reproduce_spectral_quick_end_to_end(tmp_path, capsys):
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["experiment"] == "spectral" and metrics["quick"] is True
     assert metrics["settings"]["k"] == 3 and metrics["settings"]["kernels"] == [
-        "gaussian",
-        "student_t",
+        {"name": "gaussian", "t": 0.4},  # canonical specs, the library's defaults filled in
+        {"name": "student_t", "nu": 5.0, "s": 0.2},
     ]
     ids = [c["id"] for c in metrics["claims"]]
     assert ids == [

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from contrastlab.experiments import spectral
+from contrastlab.experiments.spectral import claims as spectral
 
 from .claim_checks import above, assert_claim, below
 

@@ -1,8 +1,12 @@
-"""Reproductions of the papers' claims, one module per experiment.
+"""Reproductions of the papers' claims, one package per experiment.
 
-Each module provides ``DEFAULTS`` (a settings dict), ``QUICK`` (overrides for ``--quick``) and
-``run(settings) -> ExperimentResult``. ``contrastlab reproduce NAME`` merges the settings, applies
-``--set key=value`` overrides, runs, and writes ``metrics.json`` and ``report.html``.
+Each experiment (``EXPERIMENTS``) is a package ``<name>/`` of ``settings.py`` (the frozen
+``Settings`` dataclass with ranges, ``QUICK``, ``check``), ``compute.py`` (the numbers),
+``claims.py`` (the claim rules, pure functions of the evidence) and ``report.py``; its
+``__init__`` exposes ``Settings``, ``QUICK``, ``check(settings)`` and
+``run(settings) -> ExperimentResult``. Settings are built and checked only by
+:mod:`contrastlab.experiments.runner` (``runner.settings_for(name, quick, overrides, data)``),
+which ``contrastlab reproduce NAME|all`` calls; it writes ``metrics.json`` and ``report.html``.
 """
 
 from __future__ import annotations

@@ -41,3 +41,36 @@ def figure(
 
     fig = Figure(figsize=(width * ncols, height * nrows), layout="constrained")
     return fig, fig.subplots(nrows, ncols, squeeze=False)
+
+
+def kernel_specs(value: Any, key: str = "kernels") -> tuple[dict[str, Any], ...]:
+    """A list of kernel specifications as canonical mappings (``contrastlab.specs.kernel_spec``).
+
+    Each item may be a mapping ``{"name": ..., **params}``, a command-line string
+    (``"laplacian:t=0.3"``) or a kernel; the result is a tuple of canonical mappings. ``key``
+    names the setting in messages.
+
+    Raises:
+        InputError: not a non-empty list, or an item that names no valid kernel.
+    """
+    from contrastlab.errors import InputError
+    from contrastlab.specs import kernel_spec
+
+    if isinstance(value, (str, dict)) or not isinstance(value, (list, tuple)) or not value:
+        raise InputError(f"{key}: expected a non-empty list of kernels, got {value!r}")
+    try:
+        return tuple(kernel_spec(item) for item in value)
+    except (TypeError, ValueError) as err:
+        raise InputError(f"{key}: {err}") from err
+
+
+def describe_kernel(spec: dict[str, Any]) -> str:
+    """A kernel spec in report prose: ``gaussian (t=0.4)``, parts of a sum in brackets."""
+    params = []
+    for key, value in spec.items():
+        if key == "name":
+            continue
+        if key == "kernels":
+            value = "[" + ", ".join(describe_kernel(part) for part in value) + "]"
+        params.append(f"{key}={value}")
+    return f"{spec['name']} ({', '.join(params) or 'defaults'})"

@@ -19,7 +19,6 @@ every layout reaches the networks at the same scale (a similarity: ``r / delta``
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,49 +29,18 @@ from torch import Tensor, nn
 
 from contrastlab.data.intertwined import IntertwinedClusters
 from contrastlab.errors import InputError
+from contrastlab.experiments.free_embedding import fit_adam
 from contrastlab.kernels import Kernel
+from contrastlab.models.encoders import build_encoder
 
 __all__ = [
     "TrainedEncoder",
-    "build_encoder",
-    "capacity_parameters",
     "grouped_clip_loss",
     "input_scale",
     "negatives_per_anchor",
     "real_data_preservation",
     "train_encoder",
 ]
-
-_MLP = re.compile(r"^mlp-(\d+)x(\d+)$")
-
-
-def build_encoder(capacity: str, in_dim: int, out_dim: int, seed: int = 0) -> nn.Module:
-    """An encoder of the named function class, initialised from ``seed``.
-
-    ``"linear"``: ``x -> W x + b``; ``"mlp-WxL"``: L hidden Linear-ReLU layers of width W and a
-    linear output layer.
-    """
-    torch.manual_seed(seed)
-    if capacity == "linear":
-        return nn.Linear(in_dim, out_dim)
-    match = _MLP.match(str(capacity))
-    if match is None or int(match.group(1)) < 1 or int(match.group(2)) < 1:
-        raise InputError(
-            f"capacity: expected 'linear' or 'mlp-WxL' (e.g. mlp-64x2), got {capacity!r}"
-        )
-    width, depth = int(match.group(1)), int(match.group(2))
-    layers: list[nn.Module] = []
-    size = in_dim
-    for _ in range(depth):
-        layers += [nn.Linear(size, width), nn.ReLU()]
-        size = width
-    layers.append(nn.Linear(size, out_dim))
-    return nn.Sequential(*layers)
-
-
-def capacity_parameters(capacity: str, in_dim: int, out_dim: int) -> int:
-    """Number of trainable parameters of the named encoder."""
-    return sum(p.numel() for p in build_encoder(capacity, in_dim, out_dim).parameters())
 
 
 def negatives_per_anchor(negatives: int | str, n_sources: int) -> int:
@@ -172,28 +140,21 @@ def train_encoder(
         seed: seeds the initialisation, the groups and the views.
     """
     m = negatives_per_anchor(negatives, data.n_sources)
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-        raise InputError(f"steps: must be an integer >= 1, got {steps!r}")
-    if not lr > 0:
-        raise InputError(f"lr: must be > 0, got {lr!r}")
     group = m + 1
     groups = max(1, int(rows) // group)
     scale = input_scale(data)
     model = build_encoder(capacity, data.dim, out_dim, seed)
-    optimiser = torch.optim.Adam(model.parameters(), lr=lr)
     rng = np.random.default_rng([seed, 4])
-    history: list[float] = []
-    for _ in range(steps):
+
+    def loss_at(step: int) -> Tensor:
         # distinct sources inside each group: the first `group` of a random permutation per row
         sources = np.argsort(rng.random((groups, data.n_sources)), axis=1)[:, :group].ravel()
         xa, xb = data.positive_pairs(sources, rng)
         a = model(torch.as_tensor(xa / scale, dtype=torch.float32))
         b = model(torch.as_tensor(xb / scale, dtype=torch.float32))
-        loss = grouped_clip_loss(a, b, kernel, group)
-        optimiser.zero_grad(set_to_none=True)
-        loss.backward()
-        optimiser.step()
-        history.append(float(loss.detach()))
+        return grouped_clip_loss(a, b, kernel, group)
+
+    history = fit_adam(model.parameters(), loss_at, steps, lr)
     model.eval()
     return TrainedEncoder(model=model, scale=scale, negatives=m, losses=history)
 
@@ -218,14 +179,12 @@ def real_data_preservation(
     from contrastlab.train.runs import load_run
     from contrastlab.train.trainer import train
 
-    overrides = [
-        f"data.source={source}",
-        "train.threads=1",
-        "train.progress=false",
-        "eval.raw_baseline=false",
-        f"train.seed={seed}",
-    ]
-    config = build_config(None, overrides, **{"train.epochs": int(epochs)})
+    own = {  # this experiment's choices, as a mapping (no "key=value" strings)
+        "data": {"source": source},
+        "train": {"threads": 1, "progress": False, "seed": seed, "epochs": int(epochs)},
+        "eval": {"raw_baseline": False},
+    }
+    config = build_config(None, base=own)
     trained = train(config, run_dir, log=lambda _: None)
     run = load_run(run_dir)
     data = run.data

@@ -8,13 +8,13 @@
   ``losses.KernelInfoNCE`` on mini-batches of positive pairs.
 - :func:`train_linear_clip`: two linear encoders under ``losses.KernelCLIPLoss``.
 
-All use Adam with a fixed learning rate and a seeded ``torch.Generator`` for the initialisation,
-so a run is reproducible from its settings.
+All use :func:`fit_adam` (Adam with a fixed learning rate) and a seeded ``torch.Generator`` for
+the initialisation, so a run is reproducible from its settings.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +32,7 @@ __all__ = [
     "FreeClipResult",
     "FreeEmbeddingResult",
     "LinearEncoderResult",
+    "fit_adam",
     "train_free_clip",
     "train_free_embedding",
     "train_linear_clip",
@@ -41,6 +42,7 @@ __all__ = [
 Array = NDArray[np.float64]
 PairSampler = Callable[[int, np.random.Generator], tuple[Array, Array]]
 StepCallback = Callable[[int, Tensor, float], None]
+LossOfStep = Callable[[int], Tensor]
 
 
 def _kernel(kernel: kernels_module.Kernel | str) -> kernels_module.Kernel:
@@ -52,6 +54,35 @@ def _check_steps(steps: int, lr: float) -> None:
         raise InputError(f"steps: must be an integer >= 1, got {steps!r}")
     if not lr > 0:
         raise InputError(f"lr: must be > 0, got {lr!r}")
+
+
+def fit_adam(
+    params: Iterable[Tensor] | Iterable[dict[str, Any]],
+    loss_fn: LossOfStep,
+    steps: int,
+    lr: float,
+) -> list[float]:
+    """Minimise ``loss_fn`` with ``steps`` Adam steps at the fixed learning rate ``lr``.
+
+    Step ``s`` (0-based) evaluates ``loss = loss_fn(s)`` (which may draw a fresh batch), then
+    ``theta <- Adam(theta, grad loss)``.
+
+    Returns:
+        The loss of every step, before that step's update.
+
+    Raises:
+        InputError: ``steps`` not an integer >= 1, or ``lr`` not > 0.
+    """
+    _check_steps(steps, lr)
+    optimiser = torch.optim.Adam(params, lr=lr)
+    history: list[float] = []
+    for step in range(steps):
+        loss = loss_fn(step)
+        optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        optimiser.step()
+        history.append(float(loss.detach()))
+    return history
 
 
 @dataclass
@@ -104,20 +135,17 @@ def train_free_embedding(
         raise InputError(f"targets: expected a square matrix, got shape {tuple(P.shape)}")
     gen = torch.Generator().manual_seed(seed)
     Z = torch.randn(n, dim, generator=gen, dtype=dtype).requires_grad_(True)
-    opt = torch.optim.Adam([Z], lr=lr)
-    history: list[float] = []
-    for step in range(steps + 1):
+
+    def loss_at(step: int) -> Tensor:
         prepared = kern.prepare(Z)
         loss = losses.soft_target_infonce(prepared, P, kern)
-        history.append(float(loss.detach()))
         if on_log is not None and (step % log_every == 0 or step == steps):
             on_log(step, prepared.detach(), float(loss.detach()))
-        if step == steps:
-            break
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
+        return loss
+
+    history = fit_adam([Z], loss_at, steps, lr)
     with torch.no_grad():
+        history.append(float(loss_at(steps)))  # the loss after the last update
         final = kern.prepare(Z).cpu().numpy()
     return FreeEmbeddingResult(embedding=final, losses=history)
 
@@ -155,18 +183,15 @@ def train_free_clip(
     gen = torch.Generator().manual_seed(seed)
     Za = torch.randn(biadj.shape[0], dim, generator=gen).requires_grad_(True)
     Zb = torch.randn(biadj.shape[1], dim, generator=gen).requires_grad_(True)
-    opt = torch.optim.Adam([Za, Zb], lr=lr)
     loss_fn = losses.KernelCLIPLoss(kernel=kern)
-    history: list[float] = []
-    for _ in range(steps):
+
+    def loss_at(step: int) -> Tensor:
         edges = rng.choice(biadj.nnz, size=batch_size, p=prob)
         rows = torch.as_tensor(biadj.row[edges], dtype=torch.long)
         cols = torch.as_tensor(biadj.col[edges], dtype=torch.long)
-        loss = loss_fn(Za[rows], Zb[cols])
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        history.append(float(loss.detach()))
+        return loss_fn(Za[rows], Zb[cols])
+
+    history = fit_adam([Za, Zb], loss_at, steps, lr)
     with torch.no_grad():
         return FreeClipResult(kern.prepare(Za).numpy(), kern.prepare(Zb).numpy(), history)
 
@@ -197,18 +222,15 @@ def _fit(
     lr: float,
     rng: np.random.Generator,
 ) -> list[float]:
-    opt = torch.optim.Adam(params, lr=lr)
-    history: list[float] = []
-    for _ in range(steps):
+    """:func:`fit_adam` on a fresh batch of positive pairs from ``sampler`` at every step."""
+
+    def loss_at(step: int) -> Tensor:
         x1, x2 = sampler(batch_size, rng)
-        loss = loss_of_batch(
+        return loss_of_batch(
             torch.as_tensor(x1, dtype=torch.float32), torch.as_tensor(x2, dtype=torch.float32)
         )
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        history.append(float(loss.detach()))
-    return history
+
+    return fit_adam(params, loss_at, steps, lr)
 
 
 def train_linear_infonce(

@@ -1,4 +1,4 @@
-"""Backbones and projector heads, and the model that joins them."""
+"""Backbones and projector heads, the model that joins them, and small named encoders."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from contrastlab.models.backbones import (
     build_backbone,
     resnet,
 )
+from contrastlab.models.encoders import build_encoder, capacity_parameters
 from contrastlab.models.heads import ProjectionHead
 
 
@@ -40,5 +41,7 @@ __all__ = [
     "ProjectionHead",
     "SmallConvNet",
     "build_backbone",
+    "build_encoder",
+    "capacity_parameters",
     "resnet",
 ]

@@ -1,0 +1,30 @@
+"""Reproduction: contrastive learning is spectral clustering on the similarity graph.
+
+Claim (Tan, Zhang, Yang, Yuan, ICLR 2024): the full-batch InfoNCE with soft targets ``P`` and the
+Gaussian kernel is ``(2/t) trace(Z^T L(A) Z) + log R(Z)`` with ``A = (P + P^T) / 2``, so InfoNCE
+does spectral clustering on ``A`` (the identity and its constant: :mod:`.compute`).
+
+Experiment (``spectral.md``): planted-partition graphs, free embeddings trained with
+``losses.soft_target_infonce`` for several kernels, compared with the bottom eigenvectors of
+``L(A)`` and with spectral clustering (:mod:`.compute`); claim rules in :mod:`.claims`, the
+report in :mod:`.report`, the settings in :mod:`.settings`.
+"""
+
+from __future__ import annotations
+
+from contrastlab.experiments import ExperimentResult
+from contrastlab.experiments.spectral.claims import claims as decide
+from contrastlab.experiments.spectral.compute import compute
+from contrastlab.experiments.spectral.report import build_report
+from contrastlab.experiments.spectral.settings import QUICK, Settings, check
+
+__all__ = ["QUICK", "Settings", "check", "run"]
+
+
+def run(settings: Settings) -> ExperimentResult:
+    """Run the experiment of ``spectral.md``: check -> compute -> claims -> report -> metrics."""
+    check(settings)
+    found = compute(settings)
+    claims = decide(found.summary, settings.pq)
+    metrics = {"summary": found.summary, "bipartite": found.bipartite, "runs": found.runs}
+    return ExperimentResult(claims, build_report(settings, found, claims), metrics)
