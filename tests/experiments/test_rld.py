@@ -9,7 +9,8 @@ import pytest
 
 from contrastlab import analysis
 from contrastlab.cli import main
-from contrastlab.experiments.rld import _purity_ceiling, _purity_fall
+from contrastlab.experiments.rld.claims import purity_fall as _purity_fall
+from contrastlab.experiments.rld.compute import purity_ceiling as _purity_ceiling
 
 CLAIM_IDS = ["toy_rld_values", "contrastive_locally_dense", "gcn_versus_linear"]
 TINY = [
@@ -143,3 +144,21 @@ def test_purity_ceiling_is_reached_by_perfectly_separated_classes():
     )
     fall = _purity_fall({"relative_purity": {1: 0.9, 20: 0.6, 46: 1.0}, "test_size": 47})
     assert fall == pytest.approx(0.3)
+
+
+def test_user_train_overrides_win_over_the_experiments_own_choices():
+    from contrastlab.experiments.rld.compute import train_config
+    from contrastlab.experiments.rld.settings import Settings
+    from contrastlab.settings import from_mapping
+
+    mine = ["loss.kernel.t=0.3", "train.epochs=3", "optim.batch_size=32"]
+    settings = from_mapping(Settings, {"train_overrides": mine, "checkpoints": [1, 2, 5]})
+    config = train_config(settings)
+    assert config["loss"]["kernel"] == {"name": "cosine", "t": 0.3}
+    assert config["train"]["epochs"] == 3 and config["optim"]["batch_size"] == 32
+    assert config["train"]["save_epochs"] == [1, 2, 3]  # the checkpoints the run reaches
+    # without overrides the experiment's own settings reach the trainer
+    own = train_config(from_mapping(Settings, {"kernel": "laplacian:t=0.7", "epochs": 4}))
+    assert own["loss"]["kernel"] == {"name": "laplacian", "t": 0.7}
+    assert own["train"]["epochs"] == 4 and own["train"]["save_epochs"] == [1, 4]
+    assert own["monitor"]["knn"] is False and own["train"]["threads"] == 1
