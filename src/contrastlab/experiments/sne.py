@@ -193,7 +193,7 @@ def _trained_parts(
         {
             "stage1_epochs": int(settings["map_epochs"]),
             "stage2_epochs": int(settings["map_epochs"]),
-            "cauchy_s": float(settings["map_cauchy_s"]),
+            "kernel": {"name": "cauchy", "s": float(settings["map_cauchy_s"])},
             "batch_size": int(settings["batch_size"]),
             "tsne": bool(settings["tsne"]),
             "tsne_iterations": int(settings["tsne_iterations"]),
