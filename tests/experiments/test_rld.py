@@ -162,3 +162,36 @@ def test_user_train_overrides_win_over_the_experiments_own_choices():
     assert own["loss"]["kernel"] == {"name": "laplacian", "t": 0.7}
     assert own["train"]["epochs"] == 4 and own["train"]["save_epochs"] == [1, 4]
     assert own["monitor"]["knn"] is False and own["train"]["threads"] == 1
+
+
+def test_settings_round_trip_and_the_quick_settings_pass_the_checks():
+    from contrastlab.experiments import rld
+    from contrastlab.settings import from_mapping, to_mapping
+
+    full = rld.Settings()
+    assert from_mapping(rld.Settings, to_mapping(full)) == full  # defaults are canonical
+    assert rld.DEFAULTS == to_mapping(full)
+    quick = from_mapping(rld.Settings, {**to_mapping(full), **rld.QUICK})
+    rld.check(full)
+    rld.check(quick)
+    assert quick.epochs == 40 and quick.checkpoints == (1, 5, 10, 20, 40)
+    assert full.kernel == {"name": "cosine", "t": 0.2} and full.ts == (1.0, 0.5, 0.2, 0.1)
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("gcn_t=0", "rld: gcn_t must be > 0"),
+        ("purity_ks=[]", "rld: purity_ks: must be a non-empty list"),
+        ("sweep_kernels=[cosine]", "sne: sweep_kernels: the claim compares"),
+        ("map_kernel=gaussian", "sne: map_kernel: a 2-D map needs a kernel off the unit sphere"),
+        ('train_overrides=["optim.no_such=1"]', "rld: train_overrides: unknown setting 'optim.no"),
+    ],
+)
+def test_reproduce_all_finds_a_bad_trained_experiment_setting_before_any_work(
+    tmp_path, capsys, override, message
+):
+    assert main(["reproduce", "all", "--quick", "--out", str(tmp_path), "--set", override]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0]
+    assert not any(tmp_path.iterdir())

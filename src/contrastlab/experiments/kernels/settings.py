@@ -94,7 +94,13 @@ def check(settings: Settings | Mapping[str, Any]) -> None:
     from contrastlab.experiments.kernels.compute import run_config
 
     for spec in settings.kernels:  # the configurations build (overrides, concat widths)
-        run_config(settings, spec, settings.seed, full)
+        try:
+            run_config(settings, spec, settings.seed, full)
+        except InputError as err:
+            message = str(err)
+            if not message.startswith(("kernels", "configs", "train_overrides")):
+                message = f"train_overrides: {message}"
+            raise InputError(message) from err
 
 
 def full_scale(settings: Settings) -> bool:

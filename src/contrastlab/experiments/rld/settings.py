@@ -49,12 +49,22 @@ def as_settings(settings: Settings | Mapping[str, Any]) -> Settings:
 
 
 def check(settings: Settings | Mapping[str, Any]) -> None:
-    """What the ranges cannot say: the lists must not be empty.
+    """What the ranges cannot say: the lists must not be empty, and the trainer configuration
+    must build with the ``train_overrides`` (a typo there stops before any work).
 
     Raises:
         InputError: one line naming the key.
     """
+    from contrastlab.experiments.rld.compute import train_config
+
     settings = as_settings(settings)
     for key in ("ts", "purity_ks", "checkpoints"):
         if not getattr(settings, key):
             raise InputError(f"{key}: must be a non-empty list")
+    try:
+        train_config(settings)
+    except InputError as err:
+        message = str(err)
+        if "train_overrides" not in message:
+            message = f"train_overrides: {message}"
+        raise InputError(message) from err
