@@ -3,7 +3,7 @@
 Three parts, one claim each:
 
 1. ``kl_identity``: KL(P || Q) with P set by augmentation and Q the softmax of the kernel equals
-   the InfoNCE loss; checked in float64 on random batches (derivation in ``sne_identity``).
+   the InfoNCE loss; checked in float64 on random batches (derivation in ``sne.identity``).
 2. ``student_t_low_dim_gain``: SimCLR (cosine kernel) and t-SimCLR (Student-t kernel, projector
    ending in ``BatchNorm1d(affine=False)``) trained with the same recipe and seeds for feature
    dimensions 2, 8, 32, 128 ("feature dimension" = the projector's output, where the kernel
