@@ -195,3 +195,22 @@ def test_reproduce_all_finds_a_bad_trained_experiment_setting_before_any_work(
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and message in lines[0]
     assert not any(tmp_path.iterdir())
+
+
+@pytest.mark.slow
+def test_run_takes_a_settings_instance():
+    from contrastlab.experiments import rld
+
+    settings = rld.Settings(
+        epochs=2,
+        checkpoints=(1,),
+        toy_points=40,
+        gcn_epochs=15,
+        batch_size=128,
+        purity_ks=(1, 10),
+        train_overrides=("model.widths=[8, 16]", "model.projector_dim=16"),
+    )
+    result = rld.run(settings)
+    assert [c.id for c in result.claims] == CLAIM_IDS
+    assert result.metrics["checkpoint_epochs"] == [1, 2]
+    assert result.metrics["models"]["contrastive"]["dim"] == 16  # the user's override reached it
