@@ -14,16 +14,18 @@ projector ends in a BatchNorm without affine parameters). Each run is evaluated 
 backbone features of the final epoch (kNN k = 20 and 200, linear probe); mean and sample
 standard deviation over seeds. Raw pixels are evaluated once as a reference row.
 
-Full scale (``data`` cifar10 / cifar100 on a GPU): each ``configs/cifar10_<kernel>.yaml``
-(ResNet-18, LARS, 400 epochs) with ``data.source`` set to the given set; kernels without a
-config file (gaussian, cauchy) use the cosine config with their kernel swapped in, since the
-configs differ only in ``loss.kernel``. On a CPU this refuses unless ``scale=full`` is set
-explicitly.
+Full scale (``data`` cifar10 / cifar100 on a GPU): each ``configs/cifar10_<name>.yaml``
+(ResNet-18, LARS, 400 epochs) with ``data.source`` set to the given set and ``loss.kernel`` set
+to the compared kernel's spec (for the default specs the same kernel as the file's); kernels
+without a config file (gaussian, cauchy) use the cosine config, since the configs differ only in
+``loss.kernel``. On a CPU this refuses unless ``scale=full`` is set explicitly.
 
 Documented choices (the papers' exact settings for a CPU-sized run do not exist): the kernels'
 parameters are those of ``configs/`` and of the kernels' defaults (``settings.COMPARED``),
-given as kernel specs (``contrastlab.specs``); a user's ``train_overrides`` win over every
-choice the experiment makes for the trainer;
+given as kernel specs (``contrastlab.specs``; a bare name such as ``student_t`` means the
+kernel's library defaults, so ``student_t:s=1`` is written out); the runs are labelled by the
+kernels' names, so each name appears once. The experiment's choices for the trainer are the
+base of its configuration and a user's ``train_overrides`` win over every one of them;
 ``loss_sum`` is the official code's sum of separate losses (``losses.LossSum``, two softmaxes),
 run beside the paper's mixtures but not part of the claim's rule. The monitors are
 off (only the final evaluation is used). The 40-epoch, 4-seed default was sized to a ~20 minute
