@@ -43,8 +43,7 @@ MAX_COMMAND_LINES = 90  # a command file must have fewer lines than this
 
 # (a) modules that import contrastlab.commands today (the run loader in commands/embed.py
 # moves to train/runs.py with the trainer's work; then these import it from there).
-ALLOWED_COMMAND_IMPORTERS: set[str] = {
-}
+ALLOWED_COMMAND_IMPORTERS: set[str] = {}
 
 # (b) import cycles today, each as its sorted modules.
 ALLOWED_CYCLES: set[tuple[str, ...]] = set()

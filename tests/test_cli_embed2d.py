@@ -40,3 +40,15 @@ def test_embed2d_cli_bad_input(tmp_path, capsys):
     assert len(err.splitlines()) == 1 and "missing.npz" in err
     assert main(["embed2d", "--out", str(tmp_path), "--set", "knn_k=-1"]) == 2
     assert "knn_k" in capsys.readouterr().err
+
+
+def test_embed2d_cli_routes_map_keys_and_refuses_bad_ones_before_training(tmp_path, capsys):
+    out = tmp_path / "map"
+    assert main(["embed2d", "--out", str(out), "--set", "kernel=gaussian"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "kernel: a 2-D map needs a kernel off" in err
+    assert main(["embed2d", "--out", str(out), "--set", "kernel.nu=3"]) == 2  # cauchy has no nu
+    assert "kernel" in capsys.readouterr().err
+    assert main(["embed2d", "--out", str(out), "--set", "optim.batch_size=8"]) == 2
+    assert "use batch_size" in capsys.readouterr().err
+    assert not out.exists()

@@ -58,3 +58,28 @@ def test_embed_2d_rejects_bad_settings(tmp_path):
         embed_2d("digits", tmp_path, {"knn_k": 0})
     with pytest.raises(InputError, match="unknown embed2d setting"):
         embed_2d("digits", tmp_path, {"perplexity": 5})
+
+
+def test_stage_configs_carry_the_maps_kernel_spec_under_the_users_training_settings(tmp_path):
+    from contrastlab.experiments.embed2d import MapSettings, stage_configs
+    from contrastlab.settings import with_overrides
+
+    opts = with_overrides(MapSettings(), ["kernel.s=0.5", "stage2_epochs=3", "batch_size=32"])
+    configs = stage_configs("digits", opts, ["optim.lr=0.01", "train.threads=2"], tmp_path)
+    first, second = configs["stage1_128d"], configs["stage2_2d"]
+    for config in (first, second):
+        assert config["loss"]["kernel"] == {"name": "cauchy", "s": 0.5}
+        assert config["optim"]["lr"] == 0.01 and config["optim"]["batch_size"] == 32
+        assert config["train"]["threads"] == 2  # the user's word over the map's one thread
+    assert first["model"]["projector_dim"] == 128 and first["model"]["init_from"] is None
+    assert second["model"]["projector_dim"] == 2 and second["train"]["epochs"] == 3
+    assert second["model"]["init_from"] == str(tmp_path / "stage1_128d")
+    assert first["train"]["epochs"] == 40
+
+
+def test_embed_2d_refuses_a_kernel_on_the_sphere_and_owned_training_keys(tmp_path):
+    with pytest.raises(InputError, match="kernel: a 2-D map needs a kernel off the unit sphere"):
+        embed_2d("digits", tmp_path, {"kernel": "cosine:t=0.2"})
+    with pytest.raises(InputError, match="--set loss.kernel.s: set by embed2d itself"):
+        embed_2d("digits", tmp_path, {}, ["loss.kernel.s=0.3"])
+    assert not any(tmp_path.iterdir())

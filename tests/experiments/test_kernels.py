@@ -11,7 +11,10 @@ import pytest
 import torch
 
 from contrastlab.cli import main
-from contrastlab.experiments import kernels as experiment
+from contrastlab.experiments.kernels import Settings, compute
+from contrastlab.experiments.kernels import claims as experiment
+from contrastlab.settings import from_mapping
+from contrastlab.specs import kernel_spec
 from contrastlab.train.components import build_kernel
 
 
@@ -35,7 +38,7 @@ def _runs(linear: dict[str, list[float]]) -> dict[str, list[dict[str, float]]]:
 
 def test_summary_is_mean_and_sample_sd_over_seeds():
     values = [0.91, 0.95, 0.90]
-    summary = experiment.summarise(_runs({"cosine": values}))["cosine"]
+    summary = compute.summarise(_runs({"cosine": values}))["cosine"]
     assert summary["linear_top1_mean"] == pytest.approx(statistics.fmean(values), abs=1e-12)
     assert summary["linear_top1_sd"] == pytest.approx(statistics.stdev(values), abs=1e-12)
     assert summary["knn_top1_k200_mean"] == pytest.approx(statistics.fmean(values) - 0.02)
@@ -46,7 +49,7 @@ def test_summary_is_mean_and_sample_sd_over_seeds():
 def test_claim_gain_and_pooled_standard_error_follow_the_rule():
     cosine, concat, kernel_sum = [0.90, 0.92, 0.91], [0.95, 0.93, 0.96], [0.92, 0.90, 0.91]
     claim = experiment.comparison_claim(
-        experiment.summarise(_runs({"cosine": cosine, "concat": concat, "kernel_sum": kernel_sum}))
+        compute.summarise(_runs({"cosine": cosine, "concat": concat, "kernel_sum": kernel_sum}))
     )
     gain = statistics.fmean(concat) - statistics.fmean(cosine)
     se = math.sqrt(statistics.variance(concat) / 3 + statistics.variance(cosine) / 3)
@@ -61,7 +64,7 @@ def test_claim_gain_and_pooled_standard_error_follow_the_rule():
 
 def test_claim_not_supported_when_the_gain_is_within_the_noise():
     claim = experiment.comparison_claim(
-        experiment.summarise(_runs({"cosine": [0.90, 0.96], "kernel_sum": [0.94, 0.93]}))
+        compute.summarise(_runs({"cosine": [0.90, 0.96], "kernel_sum": [0.94, 0.93]}))
     )
     # gain 0.005, standard error about 0.022: not a difference the seeds can tell.
     assert claim.evidence["best_mixture_gain"] == pytest.approx(0.005)
@@ -70,12 +73,13 @@ def test_claim_not_supported_when_the_gain_is_within_the_noise():
 
 
 def test_every_kernel_spec_builds_and_heavy_tails_skip_the_sphere():
-    for name, spec in experiment.KERNEL_SPECS.items():
+    specs = {spec["name"]: spec for spec in Settings().kernels}
+    for name, spec in specs.items():
         kernel = build_kernel(spec, 128)
         assert (kernel.normalization == "none") is (name in ("student_t", "cauchy")), name
     z1, z2 = torch.randn(8, 128, dtype=torch.float64), torch.randn(8, 128, dtype=torch.float64)
-    gaussian = build_kernel(experiment.KERNEL_SPECS["gaussian"])
-    cosine = build_kernel(experiment.KERNEL_SPECS["cosine"])
+    gaussian = build_kernel(specs["gaussian"])
+    cosine = build_kernel(specs["cosine"])
     from contrastlab.losses import KernelInfoNCE
 
     # gaussian(t=0.4) is cosine(t=0.2) on the sphere: the report says so, check it.
@@ -85,14 +89,15 @@ def test_every_kernel_spec_builds_and_heavy_tails_skip_the_sphere():
 
 
 def test_full_scale_reads_the_gpu_configs_and_swaps_kernels_without_one():
-    settings = {**experiment.DEFAULTS, "data": "cifar100", "full_epochs": 200}
-    own = experiment.run_config(settings, "kernel_sum", seed=3, full=True)
-    assert own["loss"]["kernel"] == "kernel_sum" and own["optim"]["name"] == "lars"
+    settings = from_mapping(Settings, {"data": "cifar100", "full_epochs": 200})
+    own = compute.run_config(settings, "kernel_sum", seed=3, full=True)
+    assert own["loss"]["kernel"] == kernel_spec("kernel_sum") and own["optim"]["name"] == "lars"
     assert own["data"]["source"] == "cifar100" and own["train"]["epochs"] == 200
     assert own["model"]["backbone"] == "resnet18" and own["train"]["seed"] == 3
-    swapped = experiment.run_config(settings, "cauchy", seed=0, full=True)
-    assert swapped["loss"]["kernel"] == "cauchy:s=1" and swapped["optim"]["name"] == "lars"
-    cpu = experiment.run_config(settings, "cauchy", seed=0, full=False)
+    swapped = compute.run_config(settings, "cauchy:s=1", seed=0, full=True)
+    assert swapped["loss"]["kernel"] == kernel_spec("cauchy:s=1")
+    assert swapped["optim"]["name"] == "lars"
+    cpu = compute.run_config(settings, "cauchy:s=1", seed=0, full=False)
     assert cpu["model"]["backbone"] == "auto" and cpu["train"]["epochs"] == 40
     assert cpu["train"]["threads"] == 1 and cpu["optim"]["batch_size"] == 256
 
@@ -153,7 +158,54 @@ def test_reproduce_kernels_tiny_end_to_end(tmp_path, capsys):
     assert claim["supported"] is (ev["best_mixture_gain"] > se)
     assert set(metrics["raw_inputs"]) == {"knn_top1_k20", "knn_top1_k200", "linear_top1"}
     saved = (tmp_path / "runs" / "kernel_sum_seed1" / "config.yaml").read_text()
-    assert "kernel: kernel_sum" in saved and "projector_hidden: 64" in saved
+    assert "name: kernel_sum" in saved and "projector_hidden: 64" in saved
     page = (out / "report.html").read_text()
     for text in ("90.74", "91.72", "68.62", "raw inputs", "Simple Sum", "is not CIFAR"):
         assert text in page
+
+
+@pytest.mark.parametrize("full", [False, True])
+def test_user_train_overrides_win_over_the_experiments_own_settings(full):
+    # the bug: the experiment applied its kernel, epochs and batch size after these
+    mine = ["loss.kernel.t=0.3", "train.epochs=7", "optim.batch_size=48", "train.threads=2"]
+    settings = from_mapping(
+        Settings, {"train_overrides": mine, "epochs": 40, "batch_size": 256, "full_epochs": 400}
+    )
+    config = compute.run_config(settings, "laplacian:t=0.5", seed=1, full=full)
+    assert config["loss"]["kernel"] == {"name": "laplacian", "t": 0.3}
+    assert config["train"]["epochs"] == 7 and config["optim"]["batch_size"] == 48
+    assert config["train"]["threads"] == 2 and config["train"]["seed"] == 1
+    # a whole kernel given by the user replaces the experiment's
+    swapped = from_mapping(Settings, {"train_overrides": ["loss.kernel=cauchy:s=0.5"]})
+    assert compute.run_config(swapped, "cosine", 0, full)["loss"]["kernel"] == "cauchy:s=0.5"
+
+
+def test_kernels_are_specs_in_any_form_and_bare_names_take_the_kernel_defaults():
+    settings = from_mapping(
+        Settings, {"kernels": ["cosine", {"name": "laplacian", "t": 0.3}, "student_t:s=1"]}
+    )
+    assert settings.kernels == (
+        {"name": "cosine", "t": 0.2},
+        {"name": "laplacian", "t": 0.3},
+        {"name": "student_t", "nu": 5.0, "s": 1.0},
+    )
+    config = compute.run_config(settings, settings.kernels[1], seed=0, full=False)
+    assert config["loss"]["kernel"] == {"name": "laplacian", "t": 0.3}
+    assert config["train"]["epochs"] == 40 and config["optim"]["batch_size"] == 256
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("kernels=[cosine, concat, 'cosine:t=0.5']", "['cosine'] twice"),
+        ('train_overrides=["model.projector_dim=16"]', "concat splits 128 columns"),
+        ('train_overrides=["optim.no_such=1"]', "optim.no_such"),
+        ("kernels=[cosine, 'laplacian:t=-1', concat]", "kernels[1]"),
+    ],
+)
+def test_settings_the_runs_cannot_use_exit_2_before_any_work(tmp_path, capsys, override, message):
+    code = main(["reproduce", "kernels", "--quick", "--out", str(tmp_path), "--set", override])
+    assert code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0]
+    assert not any(tmp_path.iterdir())

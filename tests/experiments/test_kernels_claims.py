@@ -12,7 +12,7 @@ import math
 
 import pytest
 
-from contrastlab.experiments import kernels as experiment
+from contrastlab.experiments.kernels import claims as experiment
 
 from .claim_checks import above, assert_claim
 

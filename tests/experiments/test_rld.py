@@ -9,7 +9,8 @@ import pytest
 
 from contrastlab import analysis
 from contrastlab.cli import main
-from contrastlab.experiments.rld import _purity_ceiling, _purity_fall
+from contrastlab.experiments.rld.claims import purity_fall as _purity_fall
+from contrastlab.experiments.rld.compute import purity_ceiling as _purity_ceiling
 
 CLAIM_IDS = ["toy_rld_values", "contrastive_locally_dense", "gcn_versus_linear"]
 TINY = [
@@ -143,3 +144,73 @@ def test_purity_ceiling_is_reached_by_perfectly_separated_classes():
     )
     fall = _purity_fall({"relative_purity": {1: 0.9, 20: 0.6, 46: 1.0}, "test_size": 47})
     assert fall == pytest.approx(0.3)
+
+
+def test_user_train_overrides_win_over_the_experiments_own_choices():
+    from contrastlab.experiments.rld.compute import train_config
+    from contrastlab.experiments.rld.settings import Settings
+    from contrastlab.settings import from_mapping
+
+    mine = ["loss.kernel.t=0.3", "train.epochs=3", "optim.batch_size=32"]
+    settings = from_mapping(Settings, {"train_overrides": mine, "checkpoints": [1, 2, 5]})
+    config = train_config(settings)
+    assert config["loss"]["kernel"] == {"name": "cosine", "t": 0.3}
+    assert config["train"]["epochs"] == 3 and config["optim"]["batch_size"] == 32
+    assert config["train"]["save_epochs"] == [1, 2, 3]  # the checkpoints the run reaches
+    # without overrides the experiment's own settings reach the trainer
+    own = train_config(from_mapping(Settings, {"kernel": "laplacian:t=0.7", "epochs": 4}))
+    assert own["loss"]["kernel"] == {"name": "laplacian", "t": 0.7}
+    assert own["train"]["epochs"] == 4 and own["train"]["save_epochs"] == [1, 4]
+    assert own["monitor"]["knn"] is False and own["train"]["threads"] == 1
+
+
+def test_settings_round_trip_and_the_quick_settings_pass_the_checks():
+    from contrastlab.experiments import rld
+    from contrastlab.settings import from_mapping, to_mapping
+
+    full = rld.Settings()
+    assert from_mapping(rld.Settings, to_mapping(full)) == full  # defaults are canonical
+    assert rld.DEFAULTS == to_mapping(full)
+    quick = from_mapping(rld.Settings, {**to_mapping(full), **rld.QUICK})
+    rld.check(full)
+    rld.check(quick)
+    assert quick.epochs == 40 and quick.checkpoints == (1, 5, 10, 20, 40)
+    assert full.kernel == {"name": "cosine", "t": 0.2} and full.ts == (1.0, 0.5, 0.2, 0.1)
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("gcn_t=0", "rld: gcn_t must be > 0"),
+        ("purity_ks=[]", "rld: purity_ks: must be a non-empty list"),
+        ("sweep_kernels=[cosine]", "sne: sweep_kernels: the claim compares"),
+        ("map_kernel=gaussian", "sne: map_kernel: a 2-D map needs a kernel off the unit sphere"),
+        ('train_overrides=["optim.no_such=1"]', "rld: train_overrides: unknown setting 'optim.no"),
+    ],
+)
+def test_reproduce_all_finds_a_bad_trained_experiment_setting_before_any_work(
+    tmp_path, capsys, override, message
+):
+    assert main(["reproduce", "all", "--quick", "--out", str(tmp_path), "--set", override]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0]
+    assert not any(tmp_path.iterdir())
+
+
+@pytest.mark.slow
+def test_run_takes_a_settings_instance():
+    from contrastlab.experiments import rld
+
+    settings = rld.Settings(
+        epochs=2,
+        checkpoints=(1,),
+        toy_points=40,
+        gcn_epochs=15,
+        batch_size=128,
+        purity_ks=(1, 10),
+        train_overrides=("model.widths=[8, 16]", "model.projector_dim=16"),
+    )
+    result = rld.run(settings)
+    assert [c.id for c in result.claims] == CLAIM_IDS
+    assert result.metrics["checkpoint_epochs"] == [1, 2]
+    assert result.metrics["models"]["contrastive"]["dim"] == 16  # the user's override reached it

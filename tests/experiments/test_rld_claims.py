@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from contrastlab.analysis.probes import ProbeResult
-from contrastlab.experiments import rld
+from contrastlab.experiments.rld import claims as rld
 
 from .claim_checks import above, assert_claim, below
 

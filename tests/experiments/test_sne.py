@@ -11,8 +11,8 @@ import torch
 
 from contrastlab import kernels
 from contrastlab.cli import main
-from contrastlab.experiments.sne import corrupt
-from contrastlab.experiments.sne_identity import check_identity
+from contrastlab.experiments.sne.compute import corrupt
+from contrastlab.experiments.sne.identity import check_identity
 
 
 def _reference_infonce_and_kl(z1: np.ndarray, z2: np.ndarray, t: float) -> tuple[float, float]:
@@ -125,3 +125,38 @@ def test_reproduce_sne_bad_setting(tmp_path, capsys):
     assert code == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "dims" in err
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("sweep_kernels=[cosine, 'laplacian:t=0.5']", "sweep_kernels: the claim compares"),
+        ("sweep_kernels=[cosine, sinc]", "sweep_kernels: unknown ['sinc']"),
+        ("map_kernel=cosine", "map_kernel: a 2-D map needs a kernel off the unit sphere"),
+        ("identity_batch_pairs=1", "identity_batch_pairs"),
+        ("dims=[]", "dims"),
+    ],
+)
+def test_reproduce_sne_refuses_settings_before_any_work(tmp_path, capsys, override, message):
+    assert main(["reproduce", "sne", "--quick", "--out", str(tmp_path), "--set", override]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0]
+    assert not any(tmp_path.iterdir())
+
+
+def test_sweep_kernels_reach_the_trainer_as_specs():
+    from contrastlab.experiments.sne.compute import map_settings, sweep_config
+    from contrastlab.experiments.sne.settings import Settings
+    from contrastlab.settings import from_mapping
+
+    settings = from_mapping(
+        Settings,
+        {"sweep_kernels": ["student_t:s=0.5", "cosine"], "map_kernel": "cauchy:s=0.1"},
+    )
+    student_t, cosine = settings.sweep_kernels
+    assert student_t == {"name": "student_t", "nu": 5.0, "s": 0.5}
+    assert cosine == {"name": "cosine", "t": 0.2}
+    config = sweep_config(settings, student_t, dim=8, seed=2)
+    assert config["loss"]["kernel"] == student_t and config["model"]["projector_dim"] == 8
+    assert config["train"]["seed"] == 2 and config["train"]["epochs"] == settings.epochs
+    assert map_settings(settings).kernel == {"name": "cauchy", "s": 0.1}

@@ -11,7 +11,7 @@ import statistics
 
 import pytest
 
-from contrastlab.experiments import sne
+from contrastlab.experiments.sne import claims as sne
 
 from .claim_checks import above, assert_claim, below
 

@@ -1,7 +1,8 @@
 """A parametric 2-D map of a dataset by contrastive learning with the Cauchy kernel, beside t-SNE.
 
 Recipe (after t-SimCNE, Boehm, Berens and Kobak 2023): stage 1 trains backbone + projector with
-the Cauchy kernel ``log K = -log1p(||z - z'||^2 / s)`` (``s = 1``) in 128 output dimensions;
+the Cauchy kernel ``log K = -log1p(||z - z'||^2 / s)`` (``s = 1``; the setting ``kernel``, a kernel
+spec off the unit sphere: ``cauchy`` or ``student_t``) in 128 output dimensions;
 stage 2 builds the same model with a 2-d output, copies every stage-1 tensor whose name and shape
 match (``model.init_from``: the backbone and the projector's hidden layer; the last linear layer
 and the output BatchNorm start fresh) and trains it again with the same kernel. The map of a
@@ -34,6 +35,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -42,38 +44,82 @@ from torch import Tensor, nn
 
 from contrastlab.analysis.neighbours import euclidean_knn_accuracy
 from contrastlab.errors import InputError
+from contrastlab.experiments._kernel_settings import spec_normaliser, spec_text
+from contrastlab.settings import from_mapping, parse_override, setting, to_mapping, with_overrides
 
-EMBED2D_DEFAULTS: dict[str, Any] = {
-    "stage1_epochs": 40,  # 128-d training
-    "stage2_epochs": 40,  # 2-d training, warm-started from stage 1
-    "cauchy_s": 1.0,  # t-SimCNE's Cauchy kernel scale
-    "batch_size": 256,
-    "knn_k": 15,
-    "tsne": True,
-    "tsne_perplexity": 30.0,
-    "tsne_iterations": 500,  # after openTSNE's 250 early-exaggeration iterations
-    "seed": 0,
-}
+
+@dataclass(frozen=True)
+class MapSettings:
+    """The map's own settings (the trainer's come as ``--set`` overrides)."""
+
+    stage1_epochs: int = setting(40, low=1, doc="128-d training")
+    stage2_epochs: int = setting(40, low=1, doc="2-d training, warm-started from stage 1")
+    kernel: dict[str, Any] = setting(
+        {"name": "cauchy", "s": 1.0},
+        normalise=spec_normaliser("kernel"),
+        doc="t-SimCNE's Cauchy kernel; any kernel spec off the unit sphere",
+    )
+    batch_size: int = setting(256, low=1)
+    knn_k: int = setting(15, low=1)
+    tsne: bool = setting(True)
+    tsne_perplexity: float = setting(30.0, above=0)
+    tsne_iterations: int = setting(500, low=1, doc="after openTSNE's 250 exaggeration ones")
+    seed: int = setting(0, low=0)
+
+
 MAPS_FILE = "maps.npz"
 TSNE_PCA_DIMS = 50
+STAGES = ("stage1_128d", "stage2_2d")
+
+
+def map_settings(settings: MapSettings | Mapping[str, Any] | None = None) -> MapSettings:
+    """``settings`` as checked :class:`MapSettings` (a mapping: keys of it to change).
+
+    Raises:
+        InputError: an unknown key, a value out of range, a kernel on the unit sphere.
+    """
+    if not isinstance(settings, MapSettings):
+        known = [f.name for f in fields(MapSettings)]
+        for key in settings or {}:
+            if key not in known:
+                raise InputError(f"unknown embed2d setting {key!r} (known: {', '.join(known)})")
+        settings = from_mapping(MapSettings, settings)
+    check(settings)
+    return settings
+
+
+def check(settings: MapSettings) -> None:
+    """The kernel must leave the map in the plane: a kernel that L2-normalises would put every
+    2-d point on the unit circle.
+
+    Raises:
+        InputError: naming ``kernel``.
+    """
+    from contrastlab.specs import build_kernel
+
+    if build_kernel(settings.kernel).normalization != "none":
+        raise InputError(
+            f"kernel: a 2-D map needs a kernel off the unit sphere (cauchy, student_t), "
+            f"got {spec_text(settings.kernel)}"
+        )
 
 
 def embed_2d(
     data_source: str,
     out_dir: str | Path,
-    settings: Mapping[str, Any] | None = None,
+    settings: MapSettings | Mapping[str, Any] | None = None,
     overrides: Sequence[str] = (),
     log: Callable[[str], None] = lambda _: None,
 ) -> dict[str, Any]:
-    """Train the two-stage Cauchy map, compute 2-D kNN accuracy, run t-SNE beside it.
+    """Train the two-stage map, compute 2-D kNN accuracy, run t-SNE beside it.
 
     Args:
         data_source: a data source spec (``digits``, ``npz:PATH``, ...); must be labelled.
         out_dir: folder for the two run folders (``stage1_128d``, ``stage2_2d``) and
             ``maps.npz`` (2-d points and labels of both methods).
-        settings: keys of :data:`EMBED2D_DEFAULTS` to change.
-        overrides: training ``--set`` strings (``optim.lr=0.001``) applied to both stages;
-            the keys of :data:`OWN_TRAINING_KEYS`, which the map sets itself, are refused.
+        settings: :class:`MapSettings`, or a mapping of its keys to change.
+        overrides: training ``--set`` strings (``optim.lr=0.001``) applied to both stages over
+            the map's own choices; the keys of :data:`OWN_TRAINING_KEYS` are refused.
         log: one-line progress messages.
 
     Returns:
@@ -85,66 +131,94 @@ def embed_2d(
             unreadable data; all before any training.
     """
     from contrastlab.report import check_output_folder
-    from contrastlab.train.config import build_config
-    from contrastlab.train.trainer import train
-
-    opts = _check_settings(settings)
-    _check_overrides(overrides)
-    out = check_output_folder(out_dir)
-    stage_dirs = {"stage1_128d": out / "stage1_128d", "stage2_2d": out / "stage2_2d"}
-    base = [
-        f"data.source={data_source}",
-        "train.threads=1",
-        "train.progress=false",
-        "eval.raw_baseline=false",
-        "eval.linear_probe=false",
-        "monitor.online_probe=false",
-    ]
-    flags = {
-        "loss.kernel": f"cauchy:s={opts['cauchy_s']}",
-        "optim.batch_size": opts["batch_size"],
-        "train.seed": opts["seed"],
-    }
-    # Read the data once before training, so a bad source or unlabelled data fail at once.
     from contrastlab.train.trainer import load_data
 
-    if not load_data(build_config(None, [*base, *overrides])).labelled:
+    opts = map_settings(settings)
+    _check_overrides(overrides)
+    out = check_output_folder(out_dir)
+    configs = stage_configs(data_source, opts, overrides, out)
+    # Read the data once before training, so a bad source or unlabelled data fail at once.
+    if not load_data(configs[STAGES[0]]).labelled:
         raise InputError(f"data {data_source}: the 2-D map's kNN accuracy needs labels")
-    stages: dict[str, Any] = {}
-    for name, run_dir in stage_dirs.items():
-        two_d = name == "stage2_2d"
-        config = build_config(
-            None,
-            [*base, *overrides],
-            **flags,
-            **{
-                "train.epochs": opts["stage2_epochs" if two_d else "stage1_epochs"],
-                "model.projector_dim": 2 if two_d else 128,
-                "model.init_from": str(stage_dirs["stage1_128d"]) if two_d else None,
+    stages = _train_stages(configs, out, log)
+    contrastive, maps, data = _contrastive_map(out / STAGES[1], opts.knn_k)
+    contrastive["seconds"] += sum(s["seconds"] for s in stages.values())
+    contrastive["stages"] = stages
+    tsne = _tsne_block(data, opts, maps, log)
+    np.savez(out / MAPS_FILE, allow_pickle=False, **maps)
+    return {
+        "data": data.name,
+        "train_size": len(maps["train_labels"]),
+        "test_size": len(maps["test_labels"]),
+        "knn_k": opts.knn_k,
+        "settings": to_mapping(opts),
+        "contrastive": contrastive,
+        "tsne": tsne,
+    }
+
+
+def stage_configs(
+    data_source: str, opts: MapSettings, overrides: Sequence[str], out: Path
+) -> dict[str, dict[str, Any]]:
+    """The trainer configuration of each stage: the map's choices as the ``base``, the user's
+    ``overrides`` over them (the keys the map owns are refused before, by ``embed_2d``)."""
+    from contrastlab.train.config import build_config
+
+    configs = {}
+    for name in STAGES:
+        two_d = name == STAGES[1]
+        base = {
+            "data": {"source": data_source},
+            "loss": {"kernel": dict(opts.kernel)},
+            "optim": {"batch_size": opts.batch_size},
+            "train": {
+                "epochs": opts.stage2_epochs if two_d else opts.stage1_epochs,
+                "seed": opts.seed,
+                "threads": 1,
+                "progress": False,
             },
-        )
+            "model": {
+                "projector_dim": 2 if two_d else 128,
+                "init_from": str(out / STAGES[0]) if two_d else None,
+            },
+            "eval": {"raw_baseline": False, "linear_probe": False},
+            "monitor": {"online_probe": False},
+        }
+        configs[name] = build_config(None, overrides, base=base)
+    return configs
+
+
+def _train_stages(
+    configs: dict[str, dict[str, Any]], out: Path, log: Callable[[str], None]
+) -> dict[str, dict[str, Any]]:
+    from contrastlab.train.trainer import train
+
+    stages: dict[str, dict[str, Any]] = {}
+    for name, config in configs.items():
         log(f"[embed2d] {name}: training")
-        metrics = train(config, run_dir, log=lambda text, n=name: log(f"[{n}] {text}"))
+        metrics = train(config, out / name, log=_prefixed(log, f"[{name}] "))
         stages[name] = {
             "seconds": metrics["seconds"],
             "epochs": metrics["epochs"],
             "backbone_knn_top1_k20": metrics["final"]["knn_top1_k20"],
         }
+    return stages
 
+
+def _contrastive_map(run_dir: Path, k: int) -> tuple[dict[str, Any], dict[str, np.ndarray], Any]:
+    """The 2-d outputs of the trained map for both splits, their kNN accuracy, the data."""
     from contrastlab.train import runs
 
     started = time.perf_counter()
-    run = runs.load_run(stage_dirs["stage2_2d"])
+    run = runs.load_run(run_dir)
     data = run.data
     _, train_map = runs.features_and_outputs(run, data.train_x)
     _, test_map = runs.features_and_outputs(run, data.test_x)
-    map_seconds = time.perf_counter() - started
+    seconds = time.perf_counter() - started
     train_y, test_y = data.train_y.numpy(), data.test_y.numpy()
-    k = int(opts["knn_k"])
     contrastive = {
         "knn_2d": euclidean_knn_accuracy(train_map, train_y, test_map, test_y, k),
-        "seconds": sum(s["seconds"] for s in stages.values()) + map_seconds,
-        "stages": stages,
+        "seconds": seconds,
     }
     maps = {
         "contrastive_train": train_map,
@@ -152,41 +226,18 @@ def embed_2d(
         "train_labels": train_y,
         "test_labels": test_y,
     }
-    tsne = _tsne_block(data, opts, train_y, test_y, k, maps, log)
-    np.savez(out / MAPS_FILE, **maps)
-    return {
-        "data": data.name,
-        "train_size": len(train_y),
-        "test_size": len(test_y),
-        "knn_k": k,
-        "settings": opts,
-        "contrastive": contrastive,
-        "tsne": tsne,
-    }
+    return contrastive, maps, data
 
 
-def _check_settings(settings: Mapping[str, Any] | None) -> dict[str, Any]:
-    opts = dict(EMBED2D_DEFAULTS)
-    for key, value in (settings or {}).items():
-        if key not in opts:
-            raise InputError(f"unknown embed2d setting {key!r} (known: {', '.join(opts)})")
-        opts[key] = value
-    for key in ("stage1_epochs", "stage2_epochs", "batch_size", "knn_k", "tsne_iterations"):
-        if isinstance(opts[key], bool) or not isinstance(opts[key], int) or opts[key] < 1:
-            raise InputError(f"{key} must be a whole number >= 1, got {opts[key]!r}")
-    if isinstance(opts["seed"], bool) or not isinstance(opts["seed"], int) or opts["seed"] < 0:
-        raise InputError(f"seed must be a whole number >= 0, got {opts['seed']!r}")
-    for key in ("cauchy_s", "tsne_perplexity"):
-        if not isinstance(opts[key], (int, float)) or isinstance(opts[key], bool) or opts[key] <= 0:
-            raise InputError(f"{key} must be a number > 0, got {opts[key]!r}")
-    return opts
+def _prefixed(log: Callable[[str], None], prefix: str) -> Callable[[str], None]:
+    return lambda text: log(f"{prefix}{text}")
 
 
 # Training settings the map sets itself in both stages, and what to change instead; a --set of
-# one of them would otherwise be silently overwritten (or, for data.source, override the data).
+# one of them would otherwise silently replace the map's own setting (or the data argument).
 OWN_TRAINING_KEYS: dict[str, str] = {
     "data.source": "the data source argument (--data)",
-    "loss.kernel": "cauchy_s (the map's kernel is Cauchy)",
+    "loss.kernel": "kernel (the map's own setting)",
     "optim.batch_size": "batch_size",
     "train.seed": "seed",
     "train.epochs": "stage1_epochs and stage2_epochs",
@@ -196,24 +247,17 @@ OWN_TRAINING_KEYS: dict[str, str] = {
 
 
 def _check_overrides(overrides: Sequence[str]) -> None:
-    from contrastlab.settings import parse_override
-
     for text in overrides:
         key = parse_override(text)[0]
-        if key in OWN_TRAINING_KEYS:
-            raise InputError(f"--set {key}: set by embed2d itself; use {OWN_TRAINING_KEYS[key]}")
+        owned = next((k for k in OWN_TRAINING_KEYS if key == k or key.startswith(f"{k}.")), None)
+        if owned is not None:
+            raise InputError(f"--set {key}: set by embed2d itself; use {OWN_TRAINING_KEYS[owned]}")
 
 
 def _tsne_block(
-    data: Any,
-    opts: Mapping[str, Any],
-    train_y: np.ndarray,
-    test_y: np.ndarray,
-    k: int,
-    maps: dict[str, np.ndarray],
-    log: Callable[[str], None],
+    data: Any, opts: MapSettings, maps: dict[str, np.ndarray], log: Callable[[str], None]
 ) -> dict[str, Any]:
-    if not opts["tsne"]:
+    if not opts.tsne:
         return {"ran": False, "note": "t-SNE switched off (tsne=false)"}
     try:
         import openTSNE  # noqa: F401
@@ -228,17 +272,16 @@ def _tsne_block(
     train_tsne, test_tsne = tsne_map(
         raw_inputs(data.train_x),
         raw_inputs(data.test_x),
-        perplexity=float(opts["tsne_perplexity"]),
-        iterations=int(opts["tsne_iterations"]),
-        seed=int(opts["seed"]),
+        perplexity=opts.tsne_perplexity,
+        iterations=opts.tsne_iterations,
+        seed=opts.seed,
     )
     seconds = time.perf_counter() - started
     maps.update(tsne_train=train_tsne, tsne_test=test_tsne)
-    return {
-        "ran": True,
-        "knn_2d": euclidean_knn_accuracy(train_tsne, train_y, test_tsne, test_y, k),
-        "seconds": seconds,
-    }
+    knn = euclidean_knn_accuracy(
+        train_tsne, maps["train_labels"], test_tsne, maps["test_labels"], opts.knn_k
+    )
+    return {"ran": True, "knn_2d": knn, "seconds": seconds}
 
 
 def tsne_map(
@@ -327,31 +370,39 @@ def maps_figure(metrics: Mapping[str, Any], maps: Mapping[str, np.ndarray]) -> A
     return fig
 
 
+DESCRIPTION = (
+    "Data: {data} ({train_size} training, {test_size} test samples). Stage 1 trains backbone and "
+    "projector with the kernel {kernel} (t-SimCNE's Cauchy kernel log K = -log(1 + |z - z'|^2 "
+    "/ s) by default) in 128 output dimensions for {stage1_epochs} epochs; stage 2 replaces the "
+    "last projector layer by a fresh 2-d one, keeps every other trained weight, and trains the "
+    "whole network for {stage2_epochs} epochs with the same kernel (t-SimCNE first trains the "
+    "new layer alone; this project trains everything at once, with a learning-rate warm-up). "
+    "The map of a sample is the network's 2-d output. t-SNE (openTSNE, perplexity "
+    "{tsne_perplexity}) is fitted on the training samples' raw inputs and places the test "
+    "samples with its out-of-sample transform, so both methods are scored the same way: kNN "
+    "accuracy in 2-D (Euclidean, k = {knn_k}, majority vote) of test points against training "
+    "points. Times are wall-clock seconds on one thread (network: both training stages plus "
+    "mapping; t-SNE: fit plus transform)."
+)
+
+
 def report_embed2d(report: Any, metrics: Mapping[str, Any], maps: Mapping[str, np.ndarray]) -> None:
     """Add the description, the comparison table and the two scatter plots to ``report``."""
     opts = metrics["settings"]
     report.text(
-        f"Data: {metrics['data']} ({metrics['train_size']} training, {metrics['test_size']} "
-        f"test samples). Stage 1 trains backbone and projector with the Cauchy kernel "
-        f"log K = -log(1 + |z - z'|^2 / s), s = {opts['cauchy_s']}, in 128 output dimensions "
-        f"for {opts['stage1_epochs']} epochs; stage 2 replaces the last projector layer by a "
-        f"fresh 2-d one, keeps every other trained weight, and trains the whole network for "
-        f"{opts['stage2_epochs']} epochs with the same kernel (t-SimCNE first trains the new "
-        "layer alone; this project trains everything at once, with a learning-rate warm-up). "
-        "The map of a sample is the network's 2-d output. t-SNE (openTSNE, perplexity "
-        f"{opts['tsne_perplexity']}) is fitted on the training samples' raw inputs and places "
-        "the test samples with its out-of-sample transform, so both methods are scored the same "
-        f"way: kNN accuracy in 2-D (Euclidean, k = {metrics['knn_k']}, majority vote) of test "
-        "points against training points. Times are wall-clock seconds on one thread "
-        "(network: both training stages plus mapping; t-SNE: fit plus transform)."
+        DESCRIPTION.format(
+            data=metrics["data"],
+            train_size=metrics["train_size"],
+            test_size=metrics["test_size"],
+            kernel=spec_text(opts["kernel"]),
+            stage1_epochs=opts["stage1_epochs"],
+            stage2_epochs=opts["stage2_epochs"],
+            tsne_perplexity=opts["tsne_perplexity"],
+            knn_k=metrics["knn_k"],
+        )
     )
-    rows = [
-        [
-            "contrastive (Cauchy, 2-d output)",
-            metrics["contrastive"]["knn_2d"],
-            metrics["contrastive"]["seconds"],
-        ]
-    ]
+    contrastive = metrics["contrastive"]
+    rows = [["contrastive (2-d output)", contrastive["knn_2d"], contrastive["seconds"]]]
     tsne = metrics["tsne"]
     if tsne["ran"]:
         rows.append(["t-SNE (openTSNE)", tsne["knn_2d"], tsne["seconds"]])
@@ -363,3 +414,50 @@ def report_embed2d(report: Any, metrics: Mapping[str, Any], maps: Mapping[str, n
         "2-D maps coloured by label: small faint points are the training split, larger ones "
         "the test split.",
     )
+
+
+def make_map(
+    data_source: str,
+    out_dir: str | Path,
+    overrides: Sequence[str] = (),
+    epochs: int | None = None,
+    log: Callable[[str], None] = lambda _: None,
+) -> dict[str, Any]:
+    """What ``contrastlab embed2d`` does: the map, then ``report.html`` and ``metrics.json``.
+
+    Args:
+        overrides: ``key=value`` strings; a key whose first part is a :class:`MapSettings` field
+            (``knn_k``, ``kernel.s``) sets the map, any other (``optim.lr``) both trainings.
+        epochs: both stages' epochs (``--epochs``), applied after ``overrides``.
+
+    Returns:
+        The metrics written.
+    """
+    from contrastlab.report import Report
+
+    if epochs is not None and epochs < 1:
+        raise InputError(f"--epochs must be >= 1, got {epochs}")
+    own_keys = {f.name for f in fields(MapSettings)}
+    own = [o for o in overrides if parse_override(o)[0].split(".")[0] in own_keys]
+    training = [o for o in overrides if o not in own]
+    settings = with_overrides(MapSettings(), own)
+    if epochs is not None:
+        settings = replace(settings, stage1_epochs=epochs, stage2_epochs=epochs)
+    out = Path(out_dir)
+    metrics = embed_2d(data_source, out, settings, training, log)
+    report = Report(f"contrastlab embed2d: a 2-D map of {metrics['data']} beside t-SNE")
+    report_embed2d(report, metrics, load_maps(out))
+    report.save(out, metrics)
+    return metrics
+
+
+def summary_lines(metrics: Mapping[str, Any], out_dir: str | Path) -> list[str]:
+    """The lines ``contrastlab embed2d`` prints: both 2-D kNN accuracies and the report."""
+    contrastive, tsne = metrics["contrastive"], metrics["tsne"]
+    lines = [f"contrastive 2-D kNN {contrastive['knn_2d']:.4f} ({contrastive['seconds']:.0f} s)"]
+    if tsne["ran"]:
+        lines.append(f"t-SNE       2-D kNN {tsne['knn_2d']:.4f} ({tsne['seconds']:.0f} s)")
+    else:
+        lines.append(f"t-SNE skipped: {tsne['note']}")
+    lines.append(f"report: {Path(out_dir) / 'report.html'}")
+    return lines

@@ -1,0 +1,76 @@
+"""Settings of ``reproduce sne``: the sweep's kernels as specs, sizes, the checks."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from contrastlab.errors import InputError
+from contrastlab.experiments._kernel_settings import spec_list_normaliser, spec_normaliser
+from contrastlab.settings import from_mapping, setting
+
+#: The two kernels the sweep compares, by name: SimCLR's and t-SimCLR's.
+SWEEP_NAMES = ("cosine", "student_t")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What ``reproduce sne`` runs (defaults: the full run)."""
+
+    data: str = setting("digits")
+    dims: tuple[int, ...] = setting([2, 8, 32, 128], low=1, doc="projector output dimensions")
+    sweep_kernels: tuple[dict[str, Any], ...] = setting(
+        [{"name": "cosine", "t": 0.2}, {"name": "student_t", "nu": 5.0, "s": 1.0}],
+        normalise=spec_list_normaliser("sweep_kernels"),
+        doc="SimCLR's cosine and t-SimCLR's Student-t kernel, as specs",
+    )
+    epochs: int = setting(40, low=1)
+    seeds: int = setting(3, low=1)
+    batch_size: int = setting(256, low=1)
+    knn_k: int = setting(20, low=1)
+    shift_blur: float = setting(0.8, low=0, doc="Gaussian blur sigma, pixels")
+    shift_noise: float = setting(0.2, low=0, doc="additive noise sigma, [0, 1] scale")
+    identity_batches: int = setting(5, low=1)
+    identity_batch_pairs: int = setting(64, low=2)
+    identity_dim: int = setting(16, low=1)
+    map_epochs: int = setting(150, low=1, doc="per stage; the map keeps improving with budget")
+    map_kernel: dict[str, Any] = setting(
+        {"name": "cauchy", "s": 1.0},
+        normalise=spec_normaliser("map_kernel"),
+        doc="the 2-D map's kernel (t-SimCNE: Cauchy), off the unit sphere",
+    )
+    tsne: bool = setting(True)
+    tsne_iterations: int = setting(500, low=1)
+    work_dir: str | None = setting(None, doc="where the run folders go (None: a temporary one)")
+
+
+QUICK: Mapping[str, Any] = {"epochs": 15, "seeds": 1, "map_epochs": 20}
+
+
+def as_settings(settings: Settings | Mapping[str, Any]) -> Settings:
+    """``settings`` itself, or the :class:`Settings` of a plain mapping (the runner's old form)."""
+    return settings if isinstance(settings, Settings) else from_mapping(Settings, settings)
+
+
+def check(settings: Settings | Mapping[str, Any]) -> None:
+    """What the ranges cannot say: at least one dimension, the sweep's two kernels named
+    ``cosine`` and ``student_t`` (the claim compares them), a map kernel off the sphere.
+
+    Raises:
+        InputError: one line naming the key.
+    """
+    from contrastlab.experiments.sne.compute import map_settings
+
+    settings = as_settings(settings)
+    if not settings.dims:
+        raise InputError("dims: must list at least one dimension")
+    names = sorted(str(spec["name"]) for spec in settings.sweep_kernels)
+    if names != sorted(SWEEP_NAMES):
+        raise InputError(
+            f"sweep_kernels: the claim compares one cosine and one student_t kernel, got {names}"
+        )
+    try:
+        map_settings(settings)
+    except InputError as err:
+        raise InputError(f"map_{err}" if str(err).startswith("kernel") else str(err)) from err
