@@ -26,11 +26,12 @@ from typing import Any
 import numpy as np
 import torch
 from numpy.typing import NDArray
-from torch import Tensor, nn
+from torch import nn
 
 from contrastlab.data.intertwined import IntertwinedClusters
 from contrastlab.errors import InputError
 from contrastlab.kernels import Kernel
+from contrastlab.losses.grouped import grouped_clip_loss
 
 __all__ = [
     "TrainedEncoder",
@@ -87,35 +88,6 @@ def negatives_per_anchor(negatives: int | str, n_sources: int) -> int:
             f"{n_sources}"
         )
     return negatives
-
-
-def _log_kernel(kernel: Kernel, a: Tensor, b: Tensor) -> Tensor:
-    """``log K(a_gi, b_gj)`` for each group g: ``(G, s, d), (G, s, d) -> (G, s, s)``."""
-    if kernel.form == "inner":
-        return kernel.elementwise(a @ b.transpose(1, 2))
-    if kernel.form == "distance":
-        return kernel.elementwise(torch.cdist(a, b) ** 2)
-    raise InputError(f"kernel {kernel!r} has no elementwise form; use cosine or a distance kernel")
-
-
-def grouped_clip_loss(a: Tensor, b: Tensor, kernel: Kernel, group: int) -> Tensor:
-    """The symmetric InfoNCE of the module docstring on consecutive groups of ``group`` rows.
-
-    Args:
-        a, b: first and second views ``(G * group, d)``; row i of ``b`` is the positive of row i
-            of ``a``.
-        kernel: a kernel; embeddings pass through ``kernel.prepare`` (L2 for cosine).
-        group: ``m + 1``, the number of sources in a group.
-    """
-    if a.shape != b.shape or a.ndim != 2 or a.shape[0] % group:
-        raise InputError(f"a, b: expected equal shapes (G * {group}, d), got {a.shape}, {b.shape}")
-    a3 = kernel.prepare(a).reshape(-1, group, a.shape[1])
-    b3 = kernel.prepare(b).reshape(-1, group, b.shape[1])
-    logits = _log_kernel(kernel, a3, b3)  # (G, s, s); positives on the diagonal
-    target = torch.arange(group, device=a.device).repeat(logits.shape[0])
-    rows = nn.functional.cross_entropy(logits.reshape(-1, group), target)
-    cols = nn.functional.cross_entropy(logits.transpose(1, 2).reshape(-1, group), target)
-    return 0.5 * (rows + cols)
 
 
 @dataclass
