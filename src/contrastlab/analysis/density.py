@@ -28,10 +28,10 @@ temperatures share the products of each pass, and temperatures in integer ratios
 0.1) share one exponential: ``exp(-k x) = exp(-x)^k``. Sums accumulate across tiles in float64.
 
 The elementwise work of each tile is fused by ``torch.compile`` when asked for (by default for
-N >= 20,000, unless ``CONTRASTLAB_NO_COMPILE`` is set) and a C++ compiler works; otherwise, and
-whenever compilation fails, the same functions run eagerly. Inputs up to 10,000 rows are
-computed in float64 by default, larger ones in float32 (``contrastlab bench rld`` reports the
-float32 error against float64).
+N >= 20,000; ``CONTRASTLAB_COMPILE=0`` or ``1`` overrides the default) and a C++ compiler works;
+otherwise, and whenever compilation fails, the same functions run eagerly. Inputs up to 10,000
+rows are computed in float64 by default, larger ones in float32 (``contrastlab bench rld``
+reports the float32 error against float64).
 
 With ``normalize=False`` the rows are used as they are (plain Euclidean distances), which is
 how the 2-D toy sets of ``contrastlab.data.toys`` are measured.
@@ -56,8 +56,6 @@ Example:
 from __future__ import annotations
 
 import math
-import os
-import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -67,6 +65,7 @@ import torch
 from torch import Tensor
 from torch.fx.experimental import _config as fx_config
 
+from contrastlab._compile import CompiledOrEager, compile_requested
 from contrastlab.analysis._inputs import (
     check_features,
     check_labels,
@@ -204,11 +203,12 @@ class _TileOps:
     """Runs the tile functions compiled by ``torch.compile`` or eagerly.
 
     A compilation failure (no C++ compiler, an unsupported platform) is reported once as a
-    warning and the eager functions take over, so a result always comes back. Compiled
-    functions are cached per process (and on disk by inductor), keyed by pass and plan.
+    warning and the eager functions take over, so a result always comes back
+    (``contrastlab._compile``). Compiled functions are cached per process (and on disk by
+    inductor), keyed by pass and plan.
     """
 
-    _COMPILED: dict[tuple[Any, ...], Callable[..., Any]] = {}
+    _COMPILED: dict[tuple[Any, ...], CompiledOrEager] = {}
 
     def __init__(self, use_compile: bool) -> None:
         self.use_compile = use_compile
@@ -230,25 +230,23 @@ class _TileOps:
         return s.T.contiguous() if self.use_compile else s.T
 
     def __call__(self, key: tuple[Any, ...], *args: Tensor) -> Any:
-        if self.use_compile:
-            try:
-                fn = self._COMPILED.get(key)
-                if fn is None:
-                    fn = torch.compile(
-                        self._function(key), dynamic=True, fullgraph=True, options=_INDUCTOR
-                    )
-                    self._COMPILED[key] = fn
+        if not self.use_compile:
+            return self._function(key)(*args)
+        fn = self._COMPILED.get(key)
+        if fn is None:
+            fn = CompiledOrEager(
+                self._function(key),
+                "RLD",
                 # one dynamic graph per pass: no size equalities assumed between arguments
-                with fx_config.patch(use_duck_shape=False):  # type: ignore[attr-defined]
-                    return fn(*args)
-            except Exception as err:  # noqa: BLE001 - any compiler failure falls back
-                warnings.warn(
-                    f"torch.compile failed ({type(err).__name__}); RLD runs eagerly",
-                    RuntimeWarning,
-                    stacklevel=3,
-                )
-                self.use_compile = False
-        return self._function(key)(*args)
+                context=lambda: fx_config.patch(use_duck_shape=False),  # type: ignore[attr-defined]
+                dynamic=True,
+                fullgraph=True,
+                options=_INDUCTOR,
+            )
+            self._COMPILED[key] = fn
+        result = fn(*args)
+        self.use_compile = not fn.failed
+        return result
 
 
 def _tiles(n: int, block: int) -> Iterator[tuple[slice, slice, bool]]:
@@ -323,8 +321,7 @@ def _resolve(
         dtype = torch.float64 if n <= FLOAT64_MAX_ROWS else torch.float32
     else:
         dtype = torch.float64 if precision == "float64" else torch.float32
-    if use_compile is None:
-        use_compile = n >= COMPILE_MIN_ROWS and not os.environ.get("CONTRASTLAB_NO_COMPILE")
+    use_compile = compile_requested(use_compile, default=n >= COMPILE_MIN_ROWS)
     if use_compile:
         # A one-row last tile makes dynamo specialise on the size 1 and compile every pass again
         # (measured: 12 graphs instead of 3, doubling the first call); take one row more per tile.
@@ -477,8 +474,9 @@ def rld_profile(
         ts: temperatures > 0 (the authors use 0.05 on 2-D toys, 1, 0.5, 0.2, 0.1 on CIFAR-10).
         block_size: rows per tile (default ``min(N, 2048)``); memory is O(N + block^2 * T).
         precision: ``"float64"``, ``"float32"``, or ``"auto"`` (float64 up to 10,000 rows).
-        compile: fuse the elementwise work with ``torch.compile`` (default: for N >= 20,000,
-            unless ``CONTRASTLAB_NO_COMPILE`` is set); falls back to eager on failure.
+        compile: fuse the elementwise work with ``torch.compile``; ``None``: for N >= 20,000,
+            unless ``CONTRASTLAB_COMPILE`` is ``"0"`` (eager) or ``"1"`` (compile); falls back
+            to eager on failure.
         normalize: L2-normalise the rows first (default, step 1 above). The authors' code
             does not: it uses the features as given, and ``False`` gives its value (plain
             Euclidean distances, also right for raw 2-D toy data, ``contrastlab.data.toys``).

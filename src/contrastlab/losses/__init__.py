@@ -4,6 +4,7 @@
 - ``LossSum([(kernel, weight), ...])``: weighted sum of separate InfoNCE losses.
 - ``KernelCLIPLoss(kernel)``: CLIP's symmetric two-modality loss.
 - ``soft_target_infonce(z, P, kernel)``: full-batch InfoNCE with soft positives.
+- ``grouped_clip_loss(a, b, kernel, group)``: CLIP's loss inside groups (m negatives per anchor).
 - ``softmax_contrastive_loss``: the kernel-agnostic engine under all of them.
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 from contrastlab.losses.clip import KernelCLIPLoss
 from contrastlab.losses.distributed import gather_with_grad
 from contrastlab.losses.engine import softmax_contrastive_loss
+from contrastlab.losses.grouped import grouped_clip_loss
 from contrastlab.losses.infonce import KernelInfoNCE, LossSum, soft_target_infonce
 from contrastlab.losses.options import EngineOptions
 
@@ -21,6 +23,7 @@ __all__ = [
     "KernelInfoNCE",
     "LossSum",
     "gather_with_grad",
+    "grouped_clip_loss",
     "soft_target_infonce",
     "softmax_contrastive_loss",
 ]

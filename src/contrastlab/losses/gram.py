@@ -24,13 +24,13 @@ log-normaliser (``recompute``).
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
 
+from contrastlab._compile import CompiledOrEager
 from contrastlab.losses.options import EngineOptions
 
 if TYPE_CHECKING:
@@ -105,24 +105,18 @@ def _softmax_slope(
     return lse, positive_logit, hs, row_sums, col_sums
 
 
-_compiled: Any = None
-_compile_failed = False
+#: The compiled ``_softmax_slope``: one compiled variant per kernel and flag combination (about
+#: 3 per kernel), hence the raised recompile limit. After a failure it runs eagerly.
+_COMPILED_SLOPE = CompiledOrEager(
+    _softmax_slope, "the loss engine's elementwise work", recompile_limit=64, dynamic=True
+)
 
 
-def _elementwise(opts: EngineOptions, parts: Parts, size: int) -> Any:
-    """The eager or the compiled ``_softmax_slope``, as ``opts.compile``, the kernels and ``size``
-    say (``compile=None`` compiles only kernels whose elementwise maps are worth fusing)."""
-    global _compiled
+def _use_compiled(opts: EngineOptions, parts: Parts, size: int) -> bool:
+    """Whether ``opts.compile``, the kernels and ``size`` ask for the compiled ``_softmax_slope``
+    (``compile=None`` compiles only kernels whose elementwise maps are worth fusing)."""
     fusable = opts.compile is True or any(p.kernel.fusable for p in parts)
-    if _compile_failed or not fusable or not opts.should_compile(size):
-        return _softmax_slope
-    if _compiled is None:
-        import torch._dynamo.config as dynamo_config
-
-        # One compiled variant per kernel and flag combination (about 3 per kernel): allow many.
-        dynamo_config.recompile_limit = max(dynamo_config.recompile_limit, 64)
-        _compiled = torch.compile(_softmax_slope, dynamic=True)
-    return _compiled
+    return fusable and not _COMPILED_SLOPE.failed and opts.should_compile(size)
 
 
 def _slices(parts: Parts, t: Tensor) -> list[Tensor]:
@@ -153,18 +147,17 @@ def _block(
 
     ``total_logits`` (n x m of the whole call) decides whether the compiled code is used.
     """
-    global _compile_failed
     grams = [a @ c.T for a, c in zip(a_cols, c_cols)]
     rest = (squares, positive, exclude, scale, want_grad, lse_given)
-    function = _elementwise(opts, parts, total_logits)
-    if function is _softmax_slope:
+    if not _use_compiled(opts, parts, total_logits):
         return _softmax_slope(parts, grams, *rest)
-    try:
-        return function(parts, grams, *rest)
-    except Exception as err:  # no C++ compiler, unsupported platform: fall back, once
-        _compile_failed = True
-        warnings.warn(f"torch.compile failed, using eager elementwise code: {err}", stacklevel=2)
-        return _softmax_slope(parts, [a @ c.T for a, c in zip(a_cols, c_cols)], *rest)
+    # the compiled call may have overwritten the products before failing: the retry recomputes
+    return _COMPILED_SLOPE(
+        parts,
+        grams,
+        *rest,
+        fresh_args=lambda: (parts, [a @ c.T for a, c in zip(a_cols, c_cols)], *rest),
+    )
 
 
 def _accumulate(

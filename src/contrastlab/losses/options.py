@@ -5,9 +5,10 @@ None of these options changes the value the engine computes, only its memory and
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Literal
+
+from contrastlab._compile import compile_requested
 
 Path = Literal["auto", "dense", "blockwise"]
 Strategy = Literal["fused", "recompute"]
@@ -31,8 +32,9 @@ class EngineOptions:
             elementwise form only). ``None``: when the logit matrix has at least ``COMPILE_MIN``
             entries (B >= 2048 per view), where the one-off compile
             (about 20 s on a 2-core CPU, cached on disk afterwards) pays for itself;
-            ``CONTRASTLAB_COMPILE=0`` or ``1`` in the environment overrides ``None``. Falls back
-            to eager code with a warning when compilation fails.
+            ``CONTRASTLAB_COMPILE=0`` or ``1`` in the environment overrides ``None``
+            (``contrastlab._compile``). Falls back to eager code with a warning when
+            compilation fails.
     """
 
     path: Path = "auto"
@@ -42,12 +44,7 @@ class EngineOptions:
 
     def should_compile(self, logits: int) -> bool:
         """Whether a call with ``logits`` (n x m) entries compiles its elementwise work."""
-        if self.compile is not None:
-            return self.compile
-        env = os.environ.get("CONTRASTLAB_COMPILE")
-        if env in ("0", "1"):
-            return env == "1"
-        return logits >= COMPILE_MIN
+        return compile_requested(self.compile, default=logits >= COMPILE_MIN)
 
     def __post_init__(self) -> None:
         if self.path not in ("auto", "dense", "blockwise"):
