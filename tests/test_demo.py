@@ -51,11 +51,11 @@ def test_each_kernel_trains_with_the_demo_settings_then_the_overrides(demo):
 
 
 def test_diagnostics_equal_independent_references(demo):
-    from contrastlab.commands.embed import embed
+    from contrastlab.train.runs import embed, load_run
 
     out, metrics, _ = demo
     for name in DEMO_KERNELS:
-        features, labels = embed(out / name, None, "test")
+        features, labels = embed(load_run(out / name), "test")
         Z = features.astype(np.float64)
         Z /= np.linalg.norm(Z, axis=1, keepdims=True)
         sims = Z @ Z.T

@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from contrastlab.experiments import ExperimentResult
+from contrastlab.experiments.kernels.checks import check
 from contrastlab.experiments.kernels.claims import comparison_claim
 from contrastlab.experiments.kernels.compute import summarise, train_all
 from contrastlab.experiments.kernels.report import build_report
@@ -47,7 +48,6 @@ from contrastlab.experiments.kernels.settings import (
     QUICK,
     Settings,
     as_settings,
-    check,
     full_scale,
     names,
 )

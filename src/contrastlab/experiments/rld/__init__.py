@@ -38,9 +38,10 @@ from typing import Any
 from contrastlab.analysis._threads import single_thread
 from contrastlab.experiments import ExperimentResult
 from contrastlab.experiments.rld import compute
+from contrastlab.experiments.rld.checks import check
 from contrastlab.experiments.rld.claims import claims as decide
 from contrastlab.experiments.rld.report import build_report
-from contrastlab.experiments.rld.settings import QUICK, Settings, as_settings, check
+from contrastlab.experiments.rld.settings import QUICK, Settings, as_settings
 from contrastlab.settings import to_mapping
 
 #: The full settings as a plain mapping, for the runner that still builds settings from one.

@@ -6,7 +6,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from contrastlab.errors import InputError
 from contrastlab.experiments._kernel_settings import spec_normaliser
 from contrastlab.settings import from_mapping, setting
 
@@ -46,25 +45,3 @@ QUICK: Mapping[str, Any] = {"epochs": 40, "checkpoints": [1, 5, 10, 20, 40]}
 def as_settings(settings: Settings | Mapping[str, Any]) -> Settings:
     """``settings`` itself, or the :class:`Settings` of a plain mapping (the runner's old form)."""
     return settings if isinstance(settings, Settings) else from_mapping(Settings, settings)
-
-
-def check(settings: Settings | Mapping[str, Any]) -> None:
-    """What the ranges cannot say: the lists must not be empty, and the trainer configuration
-    must build with the ``train_overrides`` (a typo there stops before any work).
-
-    Raises:
-        InputError: one line naming the key.
-    """
-    from contrastlab.experiments.rld.compute import train_config
-
-    settings = as_settings(settings)
-    for key in ("ts", "purity_ks", "checkpoints"):
-        if not getattr(settings, key):
-            raise InputError(f"{key}: must be a non-empty list")
-    try:
-        train_config(settings)
-    except InputError as err:
-        message = str(err)
-        if "train_overrides" not in message:
-            message = f"train_overrides: {message}"
-        raise InputError(message) from err

@@ -38,9 +38,10 @@ from typing import Any
 
 from contrastlab.experiments import ExperimentResult
 from contrastlab.experiments.sne import compute
+from contrastlab.experiments.sne.checks import check
 from contrastlab.experiments.sne.claims import embed2d_claim, identity_claim, low_dim_gain_claim
 from contrastlab.experiments.sne.report import build_report
-from contrastlab.experiments.sne.settings import QUICK, Settings, as_settings, check
+from contrastlab.experiments.sne.settings import QUICK, Settings, as_settings
 from contrastlab.settings import to_mapping
 
 #: The full settings as a plain mapping, for the runner that still builds settings from one.

@@ -6,7 +6,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from contrastlab.errors import InputError
 from contrastlab.experiments._kernel_settings import spec_list_normaliser, spec_normaliser
 from contrastlab.settings import from_mapping, setting
 
@@ -51,26 +50,3 @@ QUICK: Mapping[str, Any] = {"epochs": 15, "seeds": 1, "map_epochs": 20}
 def as_settings(settings: Settings | Mapping[str, Any]) -> Settings:
     """``settings`` itself, or the :class:`Settings` of a plain mapping (the runner's old form)."""
     return settings if isinstance(settings, Settings) else from_mapping(Settings, settings)
-
-
-def check(settings: Settings | Mapping[str, Any]) -> None:
-    """What the ranges cannot say: at least one dimension, the sweep's two kernels named
-    ``cosine`` and ``student_t`` (the claim compares them), a map kernel off the sphere.
-
-    Raises:
-        InputError: one line naming the key.
-    """
-    from contrastlab.experiments.sne.compute import map_settings
-
-    settings = as_settings(settings)
-    if not settings.dims:
-        raise InputError("dims: must list at least one dimension")
-    names = sorted(str(spec["name"]) for spec in settings.sweep_kernels)
-    if names != sorted(SWEEP_NAMES):
-        raise InputError(
-            f"sweep_kernels: the claim compares one cosine and one student_t kernel, got {names}"
-        )
-    try:
-        map_settings(settings)
-    except InputError as err:
-        raise InputError(f"map_{err}" if str(err).startswith("kernel") else str(err)) from err
