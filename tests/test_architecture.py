@@ -49,9 +49,7 @@ ALLOWED_COMMAND_IMPORTERS: set[str] = set()
 ALLOWED_CYCLES: set[tuple[str, ...]] = set()
 
 # (c) functions over MAX_FUNCTION_LINES lines today, as "module:qualified.name".
-ALLOWED_LONG_FUNCTIONS: set[str] = {
-    "contrastlab.bench.rld:run",
-}
+ALLOWED_LONG_FUNCTIONS: set[str] = set()
 
 # (d) command files of MAX_COMMAND_LINES lines or more today.
 ALLOWED_LONG_COMMANDS: set[str] = set()

@@ -132,7 +132,7 @@ def check_arguments(args: argparse.Namespace) -> None:
 def run(args: argparse.Namespace) -> int:
     import torch
 
-    from contrastlab.analysis import neighbour_purity, rld_profile
+    from contrastlab.analysis import rld_profile
     from contrastlab.analysis.density import DEFAULT_BLOCK
 
     check_arguments(args)
@@ -195,6 +195,25 @@ def run(args: argparse.Namespace) -> int:
     if args.check_rows:
         metrics.update(_exactness_check(X, y, args, block, use_compile))
 
+    purity_wall = _purity(X, y, args, metrics)
+    verdict = {True: "met", False: "MISSED"}
+    print(
+        f"targets: RLD incl. compile < 60 s {verdict[wall < 60]}; "
+        f"RLD memory < 1 GB above the process {verdict[not peak - rss_before >= 1024]}; "
+        f"purity < 60 s {verdict[purity_wall < 60]} "
+        f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)"
+    )
+    if args.out:
+        _save(Path(args.out), metrics)
+    return 0
+
+
+def _purity(
+    X: np.ndarray, y: np.ndarray, args: argparse.Namespace, metrics: dict[str, Any]
+) -> float:
+    """Time neighbour purity up to ``args.purity_k`` into ``metrics``; returns its wall time."""
+    from contrastlab.analysis import neighbour_purity
+
     ks = tuple(k for k in (1, 10, 100, 500, 1000) if k < args.purity_k) + (args.purity_k,)
     purity, purity_wall, purity_cpu = _timed(neighbour_purity, X, y, ks)
     print(
@@ -211,24 +230,20 @@ def run(args: argparse.Namespace) -> int:
             "load_average_end": os.getloadavg()[0],
         }
     )
-    verdict = {True: "met", False: "MISSED"}
-    print(
-        f"targets: RLD incl. compile < 60 s {verdict[wall < 60]}; "
-        f"RLD memory < 1 GB above the process {verdict[not peak - rss_before >= 1024]}; "
-        f"purity < 60 s {verdict[purity_wall < 60]} "
-        f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)"
-    )
-    if args.out:
-        from contrastlab.report import Report
+    return purity_wall
 
-        report = Report("RLD and neighbour purity benchmark")
-        report.text(__doc__ or "")
-        report.table(
-            ["measure", "value"],
-            [[k, v] for k, v in metrics.items() if isinstance(v, (int, float, bool))],
-        )
-        report.save(Path(args.out), metrics)
-    return 0
+
+def _save(out: Path, metrics: dict[str, Any]) -> None:
+    """The report and metrics.json of the benchmark."""
+    from contrastlab.report import Report
+
+    report = Report("RLD and neighbour purity benchmark")
+    report.text(__doc__ or "")
+    report.table(
+        ["measure", "value"],
+        [[k, v] for k, v in metrics.items() if isinstance(v, (int, float, bool))],
+    )
+    report.save(out, metrics)
 
 
 def _exactness_check(
