@@ -129,9 +129,10 @@ def _clip_point(
     # experiment's quick settings, seed 0: loss 4.98 above the uninformative log B = 4.85,
     # containment 0.26 / 0.21 against random 0.34 / 0.23, also after 3,000 steps), because the
     # 100x nuisance variance drowns the class signal that both encoders must find together.
-    fit_a, fit_b, _ = paired.pairs(settings.n_fit, np.random.default_rng([seed, 3]), noise)
-    whiten = [inverse_sqrt_covariance(x) for x in (fit_a, fit_b)]
-    if not settings.clip_whiten:
+    if settings.clip_whiten:
+        fit_a, fit_b, _ = paired.pairs(settings.n_fit, np.random.default_rng([seed, 3]), noise)
+        whiten = [inverse_sqrt_covariance(x) for x in (fit_a, fit_b)]
+    else:
         whiten = [np.eye(dim_a), np.eye(dim_b)]
 
     def sampler(n: int, r: np.random.Generator) -> tuple[Array, Array]:
