@@ -78,9 +78,26 @@ def test_failed_write_keeps_previous_file(tmp_path):
 def test_claims_table_lists_verdict_rule_and_evidence():
     claim = Claim("x_holds", "x holds", True, {"residual": 1e-12}, rule="residual < 1e-9")
     columns, rows = claims_table([claim])
-    assert columns == ["claim", "supported", "rule", "evidence"]
-    assert rows == [["x_holds", True, "residual < 1e-9", "residual=1e-12"]]
+    assert columns == ["claim", "verdict", "rule", "evidence"]
+    assert rows == [["x_holds", "supported", "residual < 1e-9", "residual=1e-12"]]
     assert claim.to_json()["evidence"] == {"residual": 1e-12}
+    assert claim.to_json()["conclusive"] is True
+
+
+def test_three_verdict_states_and_inconclusive_needs_reason_and_is_never_supported():
+    no = Claim("x", "x holds", False, {"gap": 0.0}, rule="gap > 0")
+    ceiling = Claim("y", "y", False, {"acc": 1.0}, conclusive=False, reason="ceiling: acc = 1")
+    assert (no.verdict, ceiling.verdict) == ("not supported", "inconclusive")
+    columns, rows = claims_table([ceiling])
+    assert rows[0][1] == "inconclusive: ceiling: acc = 1"
+    assert ceiling.to_json()["conclusive"] is False
+    assert ceiling.to_json()["reason"] == "ceiling: acc = 1"
+    with pytest.raises(ValueError, match="cannot be supported"):
+        Claim("z", "z", True, conclusive=False, reason="floor")
+    with pytest.raises(ValueError, match="reason"):
+        Claim("z", "z", False, conclusive=False)
+    checked = Claim("w", "w", True, source="implementation check")
+    assert claims_table([checked])[1][0][0] == "w (implementation check)"
 
 
 def test_link_cells_are_anchors_with_escaped_text_and_target(tmp_path):

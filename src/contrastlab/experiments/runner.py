@@ -38,7 +38,7 @@ from typing import Any
 
 from contrastlab.errors import InputError
 from contrastlab.experiments import EXPERIMENTS
-from contrastlab.report import claims_table
+from contrastlab.report import claims_table, verdict_of
 from contrastlab.report.index import index_report
 from contrastlab.settings import (
     apply_overrides,
@@ -169,6 +169,12 @@ def prepare_all(
     return plan, missing
 
 
+QUICK_VERDICTS = (
+    "indicative: quick mode runs fewer seeds and smaller settings than full mode, which decides; "
+    "the experiment's report lists where the two are known to differ"
+)
+
+
 def run_prepared(prepared: Prepared, out: Path, quick: bool) -> dict[str, Any]:
     """Run one prepared experiment, append verdicts and settings to its report, write both."""
     start = time.perf_counter()
@@ -183,8 +189,12 @@ def run_prepared(prepared: Prepared, out: Path, quick: bool) -> dict[str, Any]:
         "claims": [c.to_json() for c in result.claims],
         **result.metrics,
     }
+    if quick:
+        metrics.setdefault("verdicts", QUICK_VERDICTS)
     report = result.report
     report.heading("Verdicts")
+    if quick:
+        report.text(QUICK_VERDICTS)
     columns, rows = claims_table(result.claims)
     report.table(columns, rows)
     report.heading("Settings")
@@ -195,9 +205,14 @@ def run_prepared(prepared: Prepared, out: Path, quick: bool) -> dict[str, Any]:
 
 
 def print_claims(name: str, claims: Iterable[dict[str, Any]]) -> None:
-    """One line per claim on stdout: ``[name] id: supported`` or ``NOT supported``."""
+    """One line per claim on stdout: ``[name] id: supported``, ``NOT supported`` or
+    ``inconclusive (reason)``."""
     for claim in claims:
-        verdict = "supported" if claim["supported"] else "NOT supported"
+        verdict = verdict_of(claim["supported"], claim.get("conclusive", True))
+        if verdict == "not supported":
+            verdict = "NOT supported"
+        elif verdict == "inconclusive":
+            verdict += f" ({claim.get('reason', '')})"
         print(f"[{name}] {claim['id']}: {verdict}", flush=True)
 
 
@@ -226,6 +241,7 @@ def _run_entry(prepared: Prepared, out: Path, quick: bool) -> tuple[dict[str, An
     else:
         claims = metrics["claims"]
         entry["supported"] = sum(bool(c["supported"]) for c in claims)
+        entry["inconclusive"] = sum(not c.get("conclusive", True) for c in claims)
         entry["total"] = len(claims)
         print_claims(prepared.name, claims)
     entry["seconds"] = time.perf_counter() - begin

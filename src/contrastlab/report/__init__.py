@@ -10,7 +10,15 @@ Example:
 
 from __future__ import annotations
 
-from contrastlab.report.claims import Claim, claims_table
+from contrastlab.report.claims import Claim, claims_table, verdict_of
 from contrastlab.report.html import Link, Report, check_output_folder, write_json
 
-__all__ = ["Claim", "Link", "Report", "check_output_folder", "claims_table", "write_json"]
+__all__ = [
+    "Claim",
+    "Link",
+    "Report",
+    "check_output_folder",
+    "claims_table",
+    "verdict_of",
+    "write_json",
+]

@@ -5,9 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from contrastlab.report.claims import verdict_of
 from contrastlab.report.html import Link, Report
 
 __all__ = ["index_report"]
+
+QUICK_NOTE = " Quick mode: every verdict is indicative; full mode decides."
 
 
 def _experiment_rows(out: Path, experiments: dict[str, dict[str, Any]]) -> list[list[Any]]:
@@ -18,6 +21,7 @@ def _experiment_rows(out: Path, experiments: dict[str, dict[str, Any]]) -> list[
             [
                 Link(name, f"{name}/report.html") if exists else name,
                 f"{entry['supported']} / {entry['total']}",
+                entry.get("inconclusive", 0),
                 entry["seconds"],
                 entry.get("error", "ok"),
             ]
@@ -31,7 +35,8 @@ def _claim_rows(claims: dict[str, list[dict[str, Any]]]) -> list[list[Any]]:
             name,
             c["id"],
             c["statement"],
-            bool(c["supported"]),
+            verdict_of(c["supported"], c.get("conclusive", True))
+            + (f": {c['reason']}" if c.get("reason") else ""),
             c.get("rule", ""),
             ", ".join(f"{k}={v:.4g}" for k, v in c["evidence"].items() if v is not None),
         ]
@@ -52,16 +57,18 @@ def index_report(out: Path, result: dict[str, Any]) -> Report:
     report.text(
         f"Each experiment ran with its {'quick' if result['quick'] else 'full'} settings into "
         "its own folder; follow a link for its report (what was done, data, settings, tables, "
-        f"figures and verdicts). Total time {result['seconds']:.0f} s."
+        f"figures and verdicts). Total time {result['seconds']:.0f} s. Each claim is supported, "
+        "not supported, or inconclusive (the setting cannot decide it, with the reason)."
+        + (QUICK_NOTE if result["quick"] else "")
     )
     report.table(
-        ["experiment", "claims supported", "seconds", "status"],
+        ["experiment", "claims supported", "inconclusive", "seconds", "status"],
         _experiment_rows(out, result["experiments"]),
         "Experiments",
     )
     report.heading("Every claim")
     report.table(
-        ["experiment", "claim", "statement", "supported", "rule", "evidence"],
+        ["experiment", "claim", "statement", "verdict", "rule", "evidence"],
         _claim_rows(result["claims"]),
     )
     return report
