@@ -15,6 +15,8 @@ import os
 import sys
 from collections.abc import Sequence
 
+from contrastlab.files import OutputError
+
 # name -> (module, one-line help). Only the module of the command being run is imported, so
 # `contrastlab --help` and usage errors answer without loading torch.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -29,6 +31,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 USER_ERRORS = (
     ValueError,
+    OutputError,
     FileNotFoundError,
     FileExistsError,
     NotADirectoryError,

@@ -9,13 +9,13 @@ import io
 import json
 import math
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from contrastlab.errors import InputError
+from contrastlab.files import atomic_write
 
 _STYLE = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1000px;
@@ -94,25 +94,11 @@ def check_output_folder(path: str | os.PathLike[str]) -> Path:
     return out
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    """Write a temporary file in the same folder, then rename: no reader sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def write_json(path: str | os.PathLike[str], data: Mapping[str, Any]) -> Path:
     """Atomically write ``data`` as indented, strictly valid JSON."""
     target = Path(path)
     text = json.dumps(json_safe(data), indent=2, allow_nan=False)
-    _atomic_write(target, (text + "\n").encode())
+    atomic_write(target, (text + "\n").encode())
     return target
 
 
@@ -192,5 +178,5 @@ class Report:
         if metrics is not None:
             write_json(out / "metrics.json", metrics)
         target = out / "report.html"
-        _atomic_write(target, self.render().encode("utf-8"))
+        atomic_write(target, self.render().encode("utf-8"))
         return target

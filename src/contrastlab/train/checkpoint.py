@@ -3,16 +3,17 @@
 A checkpoint is a plain dict of tensors, numbers, strings and containers: the model, optimiser,
 online probe and AMP scaler states, the epoch and step reached, and the RNG states of torch (CPU
 and every CUDA device), NumPy and Python's ``random``. It is written to a temporary file in the
-same folder and renamed over the old one, so a run killed mid-write leaves the previous checkpoint
-intact. Loading uses ``torch.load(..., weights_only=True)``: a checkpoint from someone else cannot
-run code, and a truncated or foreign file raises :class:`InputError` with a one-line message.
+same folder and renamed over the old one (:func:`contrastlab.files.atomic_write`), so a run
+killed mid-write, or a write that fails, leaves the previous checkpoint intact. Loading uses
+``torch.load(..., weights_only=True)``: a checkpoint from someone else cannot run code, and a
+truncated or foreign file raises :class:`InputError` with a one-line message.
 """
 
 from __future__ import annotations
 
+import io
 import os
 import random
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -20,26 +21,18 @@ import numpy as np
 import torch
 
 from contrastlab.errors import InputError
+from contrastlab.files import atomic_write
 
 FORMAT = "contrastlab-checkpoint-1"
 
 
 def save_checkpoint(path: str | os.PathLike[str], state: dict[str, Any]) -> Path:
-    """Write ``state`` (plus the format tag) atomically to ``path``."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            torch.save({"format": FORMAT, **state}, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return target
+    """Write ``state`` (plus the format tag) atomically to ``path``
+    (:func:`contrastlab.files.atomic_write`: umask permissions; a failed write raises
+    :class:`~contrastlab.files.OutputError` and keeps the previous checkpoint)."""
+    buffer = io.BytesIO()  # serialised first: torch reports a failed write as a RuntimeError
+    torch.save({"format": FORMAT, **state}, buffer)
+    return atomic_write(path, buffer.getvalue())
 
 
 def load_checkpoint(

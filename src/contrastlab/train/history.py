@@ -1,4 +1,5 @@
-"""``metrics.jsonl``: one JSON record per epoch, appended as training goes."""
+"""``metrics.jsonl``: one JSON record per epoch, the whole file rewritten atomically each epoch
+(a failed write keeps the previous file; a reader never sees a line cut short)."""
 
 from __future__ import annotations
 
@@ -6,16 +7,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-
-def append_record(path: Path, record: dict[str, Any]) -> None:
-    """Append one epoch's record."""
-    with path.open("a") as handle:
-        handle.write(json.dumps(record) + "\n")
+from contrastlab.files import atomic_write
 
 
 def write_history(path: Path, history: list[dict[str, Any]]) -> None:
-    """Rewrite the file with ``history`` (on resume: the records up to the checkpoint)."""
-    path.write_text("".join(json.dumps(r) + "\n" for r in history))
+    """Write ``history`` (one line per epoch) atomically to ``path``."""
+    atomic_write(path, "".join(json.dumps(r) + "\n" for r in history).encode())
 
 
 def read_history(path: Path, upto_epoch: int) -> list[dict[str, Any]]:
@@ -28,7 +25,7 @@ def read_history(path: Path, upto_epoch: int) -> list[dict[str, Any]]:
         try:
             record = json.loads(line)
         except json.JSONDecodeError:
-            continue  # a line cut short by the kill
+            continue  # a line cut short (files written by older versions, which appended)
         if record.get("epoch", 0) <= upto_epoch:
             records.append(record)
     return records

@@ -26,6 +26,7 @@ from torch import Tensor, nn
 
 from contrastlab.data.sources import DataSplit
 from contrastlab.errors import InputError
+from contrastlab.files import atomic_write
 from contrastlab.kernels import Kernel
 from contrastlab.models import ContrastiveModel
 from contrastlab.train.sections import RunConfig
@@ -220,6 +221,5 @@ def save_features(
         raise InputError(f"--out {target} is an existing folder, not an .npz file")
     check_output_folder(target.parent)
     features, labels = embed(load_run(folder, data=data), split)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(target, features=features, labels=labels)
+    atomic_write(target, lambda handle: np.savez(handle, features=features, labels=labels))
     return features, labels

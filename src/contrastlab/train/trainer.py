@@ -41,6 +41,7 @@ from torch import Tensor, nn
 
 from contrastlab.data.sources import DataSplit, load_source
 from contrastlab.errors import InputError
+from contrastlab.files import atomic_write
 from contrastlab.settings import AUTO
 from contrastlab.train import config as config_lib
 from contrastlab.train.checkpoint import (
@@ -53,7 +54,7 @@ from contrastlab.train.checkpoint import (
 from contrastlab.train.components import build_kernel, build_loss, build_model, build_transforms
 from contrastlab.train.distributed import Runtime, barrier, cleanup, setup
 from contrastlab.train.evaluate import evaluate_backbone, evaluate_features, raw_inputs
-from contrastlab.train.history import append_record, read_history, write_history
+from contrastlab.train.history import read_history, write_history
 from contrastlab.train.loop import Schedule, seed_everything, torch_threads
 from contrastlab.train.optim import build_optimizer, parameter_groups
 from contrastlab.train.sections import RunConfig, TrainConfig, train_config
@@ -296,16 +297,17 @@ def restore(state: Training) -> None:
 
 
 def start_folder(state: Training, fresh: bool) -> None:
-    """Rank 0: clear a fresh run's old history and snapshots, write ``config.yaml`` and the
-    history so far, log the run's shape; open the progress bar and TensorBoard writer."""
+    """Rank 0: clear a fresh run's old checkpoint, history and snapshots, write ``config.yaml``
+    and the history so far, log the run's shape; open the progress bar and TensorBoard writer."""
     out, cfg, data, schedule = state.out, state.cfg, state.data, state.schedule
     if state.runtime.is_main:
         if fresh:
             out.mkdir(parents=True, exist_ok=True)
             (out / HISTORY).unlink(missing_ok=True)
+            (out / CHECKPOINT).unlink(missing_ok=True)  # never resume another run's weights
             for stale in (out / SNAPSHOTS).glob("epoch_*.pt"):
                 stale.unlink()
-        (out / CONFIG).write_text(config_lib.dump(cfg))
+        atomic_write(out / CONFIG, config_lib.dump(cfg).encode())
         write_history(out / HISTORY, state.history)
         state.log(
             f"data {data.name}: {len(data.train_x)} train / {len(data.test_x)} test, "
@@ -413,13 +415,13 @@ def end_epoch(state: Training, record: dict[str, Any]) -> None:
                     probe=state.probe,
                 )
             )
+        if save_now:  # before the history: a failed write leaves both as they were
+            save_checkpoint(state.out / CHECKPOINT, _checkpoint_state(state, epoch, all_rng))
         state.history.append(record)
-        append_record(state.out / HISTORY, record)
+        write_history(state.out / HISTORY, state.history)
         if state.board is not None:
             for key, value in record.items():
                 state.board.add_scalar(key, value, global_step=epoch)
-        if save_now:
-            save_checkpoint(state.out / CHECKPOINT, _checkpoint_state(state, epoch, all_rng))
         if epoch in cfg.train.save_epochs:
             save_checkpoint(
                 state.out / SNAPSHOTS / f"epoch_{epoch:04d}.pt",
