@@ -124,3 +124,21 @@ def test_bad_sources_and_views_raise():
         g.sample(np.array([6]), np.random.default_rng(0))
     with pytest.raises(InputError, match="per_source"):
         g.views(0, np.random.default_rng(0))
+
+
+@pytest.mark.parametrize("ratio", [0.2, 0.3, 0.34, 0.49, 0.51, 1.0])
+def test_overlap_and_interleave_points_match_the_anchor_geometry(ratio):
+    """Overlap point 1/2: balls of one cluster meet iff 2 r > delta, told from the anchors' own
+    distances; interleave point r / h: a set's nearest other set is in another cluster iff
+    r / delta < r / h."""
+    r, h = 1.0, 3.0
+    g = make_intertwined_clusters(3, 4, radius=r, spacing=r / ratio, separation=h, dim=8)
+    assert g.overlap_point == 0.5 and g.interleave_point == pytest.approx(1.0 / 3.0)
+    d = _pairwise(g.anchors)
+    np.fill_diagonal(d, np.inf)
+    same = g.cluster[:, None] == g.cluster[None, :]
+    assert bool(np.where(same, d, np.inf).min() < 2 * r) is (ratio > g.overlap_point)
+    nearest_other_cluster = ~same[np.arange(len(d)), d.argmin(axis=1)]
+    assert bool(nearest_other_cluster.all()) is (ratio < g.interleave_point)
+    assert bool(nearest_other_cluster.any()) is (ratio < g.interleave_point)
+    assert g.interleaved is (ratio < g.interleave_point)

@@ -85,12 +85,13 @@ TINY = [
     "--set", "clusters=2",
     "--set", "sets_per_cluster=4",
     "--set", "dim=8",
-    "--set", "ratios=[0.1, 1.0]",
+    "--set", "ratios=[0.1, 0.3, 1.0]",
     "--set", "capacities=[linear, mlp-16x1]",
     "--set", "negatives=[1, all]",
     "--set", "steps=15",
     "--set", "rows=16",
     "--set", "views_per_source=3",
+    "--set", "seeds=3",
 ]  # fmt: skip
 
 
@@ -100,19 +101,36 @@ def test_reproduce_clusters_end_to_end(tmp_path):
     assert metrics["experiment"] == "clusters"
     assert [c["id"] for c in metrics["claims"]] == [
         "close_sets_preserved",
+        "disjoint_close_sets_preserved",
         "far_sets_split_with_capacity",
     ]
     for claim in metrics["claims"]:
         assert isinstance(claim["supported"], bool) and claim["rule"] and claim["evidence"]
-    assert len(metrics["grid"]) == 2 * 2 * 2 * 1  # ratios x capacities x m x temperatures
-    point = metrics["grid"][0]
-    for key in ("ratio", "capacity", "m", "t", "kmeans_nmi", "intertwining_gap", "final_loss"):
+        assert claim["conclusive"] is True and claim["evidence"]["seeds"] == 3
+    assert "extrapolation" in metrics["claims"][2]["source"]
+    grid = metrics["grid"]
+    assert len(grid) == 3 * 2 * 2 * 3  # ratios x capacities x m x seeds (one temperature)
+    assert sorted({p["seed"] for p in grid}) == [0, 1, 2]
+    point = grid[0]
+    for key in ("seed", "ratio", "capacity", "m", "t", "kmeans_nmi", "centroid_accuracy"):
         assert key in point
-    assert {p["m"] for p in metrics["grid"]} == {1, 7}  # "all" = every other of the 8 sources
+    assert "intertwining_gap" in point and "final_loss" in point
+    assert {p["m"] for p in grid} == {1, 7}  # "all" = every other of the 8 sources
+    # seeds differ: the same cell gives different numbers on different seeds
+    cell = [
+        p["final_loss"] for p in grid if (p["ratio"], p["capacity"], p["m"]) == (1.0, "linear", 1)
+    ]
+    assert len(set(cell)) == 3
+    assert len(metrics["untrained"]) == 3 * 2 * 3
     assert metrics["data"] is None and metrics["real_data"] is None
-    assert metrics["claims"][0]["evidence"]["close_points"] == 4
+    close, disjoint = metrics["claims"][0]["evidence"], metrics["claims"][1]["evidence"]
+    assert close["cells"] == 2 * 2  # r/delta 1: both capacities, both m
+    assert disjoint["cells"] == 1  # r/delta 0.3, the low capacity (linear), finite m only
+    assert metrics["rule_constants"]["overlap_point"] == 0.5
+    assert "differs_from_recorded_full" in metrics and "recorded_full_run" in metrics
     html = (tmp_path / "report.html").read_text()
     assert "operational version" in html and "Phase diagrams" in html
+    assert "recorded full run" in html and "Rule history" in html
 
 
 def test_reproduce_clusters_with_real_data(tmp_path):

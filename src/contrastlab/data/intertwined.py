@@ -18,8 +18,11 @@ Layout ("interleaved simplices"), in an intrinsic space ``R^p`` with ``p = M + K
 - ``R^p`` is mapped into ``R^D`` (``D >= p``) by a fixed random map with orthonormal columns.
 
 Sets of one cluster intersect exactly when ``2 r > delta``, so the overlap ratio ``r / delta``
-runs from far apart (small) to overlapping (large, above 1/2); ``separation > 2 r`` keeps sets of
-different clusters disjoint, so clusters stay well defined at every ratio. Why simplices rather
+runs from far apart (small) to overlapping (large): the *overlap point* is ``r / delta = 1/2``
+(``OVERLAP_POINT``; below it the sets are disjoint). ``separation > 2 r`` keeps sets of
+different clusters disjoint, so clusters stay well defined at every ratio. The *interleave
+point* is ``r / delta = r / h``: below it ``delta > h``, so a set's nearest other set belongs to
+another cluster (the clusters are interleaved). Why simplices rather
 than a chain along a line: a cluster of M sets in a chain is ``(M - 1) delta`` long, so even when
 neighbouring sets overlap, the two ends of a chain stay distinguishable; in a simplex every two
 sets are ``delta`` apart, and ``r / delta`` alone says how close a cluster's sets are.
@@ -27,8 +30,8 @@ sets are ``delta`` apart, and ``r / delta`` alone says how close a cluster's set
 Example:
     >>> g = make_intertwined_clusters(3, 4, radius=1.0, spacing=0.5, separation=3.0, dim=10)
     >>> X, cluster, source = g.views(2, np.random.default_rng(0))
-    >>> X.shape, g.sets_overlap
-    ((24, 10), True)
+    >>> X.shape, g.sets_overlap, g.overlap_point, g.interleave_point
+    ((24, 10), True, 0.5, 0.3333333333333333)
 """
 
 from __future__ import annotations
@@ -41,7 +44,9 @@ from numpy.typing import NDArray
 
 from contrastlab.errors import InputError
 
-__all__ = ["IntertwinedClusters", "make_intertwined_clusters", "uniform_ball"]
+__all__ = ["OVERLAP_POINT", "IntertwinedClusters", "make_intertwined_clusters", "uniform_ball"]
+
+OVERLAP_POINT = 0.5  # r / delta at which two sets of a cluster touch (2 r = delta)
 
 Array = NDArray[np.float64]
 Labels = NDArray[np.int64]
@@ -95,6 +100,22 @@ class IntertwinedClusters:
     def overlap_ratio(self) -> float:
         """``r / delta``: above 1/2 the sets of a cluster intersect."""
         return self.radius / self.spacing
+
+    @property
+    def overlap_point(self) -> float:
+        """The overlap ratio at which two sets of a cluster touch, 1/2: above it they intersect."""
+        return OVERLAP_POINT
+
+    @property
+    def interleave_point(self) -> float:
+        """``r / h``: below this overlap ratio ``delta > h``, so the nearest other set of every
+        set belongs to another cluster (interleaved clusters)."""
+        return self.radius / self.separation
+
+    @property
+    def interleaved(self) -> bool:
+        """Whether a set's nearest other set belongs to another cluster (``delta > h``)."""
+        return self.spacing > self.separation
 
     @property
     def sets_overlap(self) -> bool:

@@ -17,7 +17,7 @@ from typing import Any
 
 from contrastlab.experiments import ExperimentResult
 from contrastlab.experiments.clusters.claims import claims as decide
-from contrastlab.experiments.clusters.claims import rule_constants
+from contrastlab.experiments.clusters.claims import compare_with_recorded, rule_constants
 from contrastlab.experiments.clusters.compute import compute
 from contrastlab.experiments.clusters.report import build_report
 from contrastlab.experiments.clusters.settings import QUICK, Settings, check
@@ -31,11 +31,15 @@ def run(settings: Settings) -> ExperimentResult:
     check(settings)
     found = compute(settings)
     claims = decide(found.points, settings.capacities)
+    against_full = compare_with_recorded(claims)
     metrics: dict[str, Any] = {
         "grid": found.points,
         "untrained": found.untrained,
         "rule_constants": rule_constants(),
         "data": settings.data,
         "real_data": found.real,
+        "recorded_full_run": against_full["recorded"],
+        "differs_from_recorded_full": against_full["differs"],
     }
-    return ExperimentResult(claims, build_report(settings, found, claims), metrics)
+    report = build_report(settings, found, claims, against_full)
+    return ExperimentResult(claims, report, metrics)

@@ -37,10 +37,15 @@ from contrastlab.experiments.clusters_training import (
 from contrastlab.models.encoders import build_encoder
 from contrastlab.specs import build_kernel
 
-__all__ = ["Computed", "compute"]
+__all__ = ["Computed", "compute", "seeds_of"]
 
 
-def _layout(settings: Settings, ratio: float) -> IntertwinedClusters:
+def seeds_of(settings: Settings) -> list[int]:
+    """The seeds of the repetitions: ``seed, seed + 1, ..., seed + seeds - 1``."""
+    return [settings.seed + i for i in range(settings.seeds)]
+
+
+def _layout(settings: Settings, ratio: float, seed: int) -> IntertwinedClusters:
     return make_intertwined_clusters(
         settings.clusters,
         settings.sets_per_cluster,
@@ -48,7 +53,7 @@ def _layout(settings: Settings, ratio: float) -> IntertwinedClusters:
         spacing=settings.radius / ratio,
         separation=settings.separation,
         dim=settings.dim,
-        seed=settings.seed,
+        seed=seed,
     )
 
 
@@ -57,6 +62,7 @@ def _grid_point(
 ) -> dict[str, Any]:
     """Train one encoder of the grid and measure it on ``views = (x, cluster, source)``."""
     x, cluster, source = views
+    seed = point["seed"]
     trained = train_encoder(
         data,
         point["capacity"],
@@ -66,9 +72,10 @@ def _grid_point(
         steps=settings.steps,
         rows=settings.rows,
         lr=settings.lr,
-        seed=settings.seed,
+        seed=seed,
     )
     return {
+        "seed": seed,
         "ratio": point["ratio"],
         "capacity": point["capacity"],
         "negatives": str(point["m"]),
@@ -76,38 +83,41 @@ def _grid_point(
         "t": float(point["kernel"]["t"]),
         "final_loss": float(np.mean(trained.losses[-20:])),
         "first_loss": float(trained.losses[0]),
-        **cluster_preservation(trained.embed(x), cluster, source, seed=settings.seed),
+        **cluster_preservation(trained.embed(x), cluster, source, seed=seed),
     }
 
 
 def _untrained(
-    settings: Settings, data: IntertwinedClusters, views: Any, ratio: float, capacity: str
+    settings: Settings, data: IntertwinedClusters, views: Any, where: dict[str, Any]
 ) -> dict[str, Any]:
     """The same architecture at its initialisation: what training changed."""
     x, cluster, source = views
-    start = build_encoder(capacity, data.dim, settings.out_dim, settings.seed)
+    start = build_encoder(where["capacity"], data.dim, settings.out_dim, where["seed"])
     with torch.no_grad():
         z = start(torch.as_tensor(x / input_scale(data), dtype=torch.float32)).double()
-    measured = cluster_preservation(z.numpy(), cluster, source, seed=settings.seed)
-    return {"ratio": ratio, "capacity": capacity, **measured}
+    measured = cluster_preservation(z.numpy(), cluster, source, seed=where["seed"])
+    return {**where, **measured}
 
 
 def _grid(settings: Settings) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Train and measure every (ratio, capacity, m, t); also each untrained encoder."""
+    """Train and measure every (seed, ratio, capacity, m, t); also each untrained encoder."""
     points, untrained = [], []
-    total = len(settings.ratios) * len(settings.capacities)
+    total = settings.seeds * len(settings.ratios) * len(settings.capacities)
     total *= len(settings.negatives) * len(settings.grid_kernels)
     with progress(total, "clusters grid") as advance:
-        for ratio in settings.ratios:
-            data = _layout(settings, ratio)
-            views = data.views(settings.views_per_source, np.random.default_rng([settings.seed, 6]))
-            for capacity in settings.capacities:
-                for m in settings.negatives:
-                    for kernel in settings.grid_kernels:
-                        point = {"ratio": ratio, "capacity": capacity, "m": m, "kernel": kernel}
-                        points.append(_grid_point(settings, data, views, point))
-                        advance()
-                untrained.append(_untrained(settings, data, views, ratio, capacity))
+        for seed in seeds_of(settings):
+            for ratio in settings.ratios:
+                data = _layout(settings, ratio, seed)
+                views = data.views(settings.views_per_source, np.random.default_rng([seed, 6]))
+                for capacity in settings.capacities:
+                    for m in settings.negatives:
+                        for kernel in settings.grid_kernels:
+                            point = {"seed": seed, "ratio": ratio, "capacity": capacity}
+                            point.update({"m": m, "kernel": kernel})
+                            points.append(_grid_point(settings, data, views, point))
+                            advance()
+                    where = {"seed": seed, "ratio": ratio, "capacity": capacity}
+                    untrained.append(_untrained(settings, data, views, where))
     return points, untrained
 
 
@@ -129,9 +139,10 @@ class Computed:
     """The numbers of one run.
 
     Attributes:
-        points: one dict per grid point (ratio, capacity, negatives, m, t, losses and the
-            measures of ``analysis.cluster_preservation``).
-        untrained: per (ratio, capacity), the measures of the encoder at its initialisation.
+        points: one dict per grid point and seed (seed, ratio, capacity, negatives, m, t,
+            losses and the measures of ``analysis.cluster_preservation``).
+        untrained: per (seed, ratio, capacity), the measures of the encoder at its
+            initialisation.
         real: the real-data section (``clusters_training.real_data_preservation``) or None.
     """
 

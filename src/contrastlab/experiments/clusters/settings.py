@@ -26,7 +26,11 @@ class Settings:
     radius: float = setting(1.0, above=0, doc="r")
     separation: float = setting(3.0, above=0, doc="between set j of two clusters; > 2 r")
     dim: int = setting(32, low=1, doc="ambient dimension D")
-    ratios: tuple[float, ...] = setting((0.1, 0.2, 0.35, 0.5, 1.0, 2.0), above=0, doc="r / delta")
+    ratios: tuple[float, ...] = setting(
+        (0.1, 0.2, 0.3, 0.4, 0.5, 1.0, 2.0),
+        above=0,
+        doc="r / delta; sets overlap above 0.5, clusters interleave below radius / separation",
+    )
     capacities: tuple[str, ...] = setting(
         ("linear", "mlp-32x1", "mlp-128x2", "mlp-256x3"), doc="growing capacity"
     )
@@ -41,7 +45,8 @@ class Settings:
     rows: int = setting(128, low=1, doc="pairs per step")
     lr: float = setting(3e-3, above=0)
     views_per_source: int = setting(8, low=2, doc="evaluation draws per set (2 to measure a gap)")
-    seed: int = setting(0, low=0)
+    seed: int = setting(0, low=0, doc="the first seed")
+    seeds: int = setting(3, low=1, doc="repetitions of the grid: seeds seed, seed + 1, ...")
     data: str | None = setting(None, doc="a trainer SRC for the real-data section")
     data_epochs: int = setting(15, low=1)
     data_samples: int = setting(300, low=3)
@@ -49,7 +54,7 @@ class Settings:
 
 
 QUICK: Mapping[str, Any] = {
-    "ratios": [0.1, 0.2, 0.35, 1.0, 2.0],
+    "ratios": [0.1, 0.3, 0.4, 0.5, 1.0],
     "capacities": ["linear", "mlp-32x1", "mlp-256x2"],
     "negatives": [1, 16, "all"],
     "grid_kernels": ["cosine:t=0.5"],
