@@ -446,6 +446,44 @@ def clip_log_scale_slope(
     return slope
 
 
+def queue_infonce(
+    q: Array, k: Array, queue: Array, kernel: RefKernel, normalize: bool | None = None
+) -> tuple[float, Array]:
+    """MoCo's queue loss ``mean_i[-l(q_i, k_i) + logsumexp(l(q_i, k_i), l(q_i, Q_1..K))]``.
+
+    q, k and the queue are normalised alike; row i's candidates are its own key and the queue
+    rows only (not the other keys of the batch), written with an explicit loop over rows.
+    ``Concat(mode="loss")`` gives ``sum_m w_m`` of the per-slice losses. Returns the loss and
+    ``dL/dq`` (keys and queue are constants).
+    """
+    uq, vjp_q = _prepare(kernel, q.astype(np.float64), normalize)
+    uk, _ = _prepare(kernel, k.astype(np.float64), normalize)
+    uqueue, _ = _prepare(kernel, queue.astype(np.float64), normalize)
+    batch = q.shape[0]
+    loss, gu = 0.0, np.zeros_like(uq)
+    for weight, (pos_vals, pos_vjp), (neg_vals, neg_vjp) in _queue_parts(kernel, uq, uk, uqueue):
+        g_pos, g_neg = np.zeros_like(pos_vals), np.zeros_like(neg_vals)
+        for i in range(batch):
+            row = np.concatenate([[pos_vals[i, i]], neg_vals[i]])
+            top = row.max()
+            lse = top + np.log(np.sum(np.exp(row - top)))
+            loss += weight * (lse - pos_vals[i, i]) / batch
+            share = np.exp(row - lse)
+            g_pos[i, i] = weight * (share[0] - 1.0) / batch
+            g_neg[i] = weight * share[1:] / batch
+        gu += pos_vjp(g_pos)[0] + (neg_vjp(g_neg)[0] if queue.shape[0] else 0.0)
+    return float(loss), vjp_q(gu)
+
+
+def _queue_parts(kernel: RefKernel, uq: Array, uk: Array, uqueue: Array) -> list:
+    """``(weight, logits(q, k), logits(q, queue))`` per loss term (one unless Concat "loss")."""
+    if isinstance(kernel, RefConcat) and kernel.mode == "loss":
+        return list(
+            zip(kernel.weights, kernel.slice_logits(uq, uk), kernel.slice_logits(uq, uqueue))
+        )
+    return [(1.0, kernel.logits(uq, uk), kernel.logits(uq, uqueue))]
+
+
 def soft_target(z: Array, targets: Array, kernel: RefKernel) -> tuple[float, Array]:
     """``H(Z) = sum_i [-sum_j P_ij l_ij + log sum_{j != i} exp(l_ij)]`` on ``z`` as given.
 

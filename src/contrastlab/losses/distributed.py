@@ -51,3 +51,20 @@ def gather_with_grad(tensor: Tensor) -> Tensor:
     if world_size == 1:
         return tensor
     return _GatherWithGrad.apply(tensor)
+
+
+@torch.no_grad()
+def gather_keys(keys: Tensor) -> Tensor:
+    """All ranks' ``keys`` (same shape on every rank) concatenated in rank order, no gradient.
+
+    MoCo's keys are constants, so they are gathered without autograd before they enter the
+    queue: every rank then enqueues the same global batch of keys and holds the same queue.
+    Returns ``keys`` detached when not running distributed.
+    """
+    _, world_size = world()
+    keys = keys.detach()
+    if world_size == 1:
+        return keys
+    parts = [torch.empty_like(keys) for _ in range(world_size)]
+    dist.all_gather(parts, keys.contiguous())
+    return torch.cat(parts, dim=0)

@@ -1,0 +1,211 @@
+"""InfoNCE against a queue of earlier keys (MoCo), with any kernel.
+
+Queries ``q`` (B x d) come from the trained encoder, keys ``k`` (B x d) from the momentum
+encoder, and the queue ``Q`` (K x d) holds keys of earlier batches. Row i's candidates are its
+own key (the positive) and the K queued keys; the other keys of the batch are NOT candidates:
+
+    L = (1 / B) * sum_i [ -l(q_i, k_i) + logsumexp( l(q_i, k_i), l(q_i, Q_1), ..., l(q_i, Q_K) ) ]
+
+with ``l = log K`` the kernel's logit, after the kernel's normalisation of q, k and Q alike
+(L2 for sphere kernels, none for Student-t and Cauchy). The gradient flows to ``q`` only: keys
+and queue are constants, as in MoCo (their encoder follows by EMA, not by gradient). With
+``Cosine(t)`` this is MoCo's loss at temperature t.
+
+Symmetric option (MoCo v2+/v3 style, both views as queries): ``q = [q1; q2]`` and
+``k = [k1; k2]`` (2B rows each, views stacked); view 1's queries are paired with view 2's keys
+and the other way round, i.e. the loss above on ``q`` and ``[k2; k1]``, which is
+``(L(q1, k2, Q) + L(q2, k1, Q)) / 2``.
+
+Blockwise path (the default): the queue is streamed in chunks of ``c`` rows
+(``EngineOptions.rows_per_block`` with the roles of rows and columns swapped, so a chunk's
+``B x c`` float32 logits take about ``BLOCK_BYTES``); forward keeps only the per-row
+``lse_i = logsumexp_j l(q_i, Q_j)``; backward recomputes each chunk and pushes
+
+    d lse_i / d l(q_i, Q_j) = exp(l(q_i, Q_j) - lse_i)
+
+through it (a custom ``torch.autograd.Function``). Extra memory is ``O(B c + (B + K) d)``:
+``K = 65,536`` with ``B = 256`` never holds a ``B x K`` matrix. The positive enters through
+``logaddexp(l(q_i, k_i), lse_i)``. The dense path builds the ``B x (K + 1)`` logits with plain
+autograd; both give the same numbers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from torch.autograd.function import once_differentiable
+
+from contrastlab.kernels import LogKernel
+from contrastlab.losses.checks import check_finite, compute_dtype
+from contrastlab.losses.infonce import check_normalize, full_precision, normalise, resolve_kernel
+from contrastlab.losses.options import EngineOptions, Path
+from contrastlab.losses.terms import sum_over_terms
+
+#: Rows per block of the positive logits ``l(q_i, k_i)`` (diagonals of ``r x r`` blocks).
+POSITIVE_ROWS = 256
+
+LogitFn = Callable[[Tensor, Tensor], Tensor]
+
+
+class QueueInfoNCE(nn.Module):
+    """MoCo's InfoNCE with a queue of negatives and any kernel; formula in the module docstring.
+
+    Args:
+        kernel: a ``Kernel`` (or any ``kernels.LogKernel``) or its name; default ``Cosine(0.2)``.
+            ``Concat(mode="loss")`` gives ``sum_m w_m L(k_m on slice m)``, each its own softmax.
+        symmetric: both views as queries: ``q = [q1; q2]``, ``k = [k1; k2]`` (see module
+            docstring); the row count must then be even.
+        normalize: ``None``: the kernel's normalisation; ``True``: L2; ``False``: none (not
+            with ``Cosine``). Applied to queries, keys and queue alike.
+        block_size: queue rows per chunk of the blockwise path (``None``: from the memory
+            budget of ``losses.options``).
+        path: ``"auto"`` or ``"blockwise"`` (streamed queue) or ``"dense"``; same numbers.
+
+    Example:
+        >>> loss_fn = QueueInfoNCE(kernels.StudentT(nu=5, s=0.2))
+        >>> loss = loss_fn(q, k, queue)  # q, k: (B, d); queue: (K, d); gradient to q only
+    """
+
+    def __init__(
+        self,
+        kernel: LogKernel | str | None = None,
+        symmetric: bool = False,
+        normalize: bool | None = None,
+        block_size: int | None = None,
+        path: Path = "auto",
+    ) -> None:
+        super().__init__()
+        if not isinstance(symmetric, bool):
+            raise TypeError(f"symmetric must be True or False, got {symmetric!r}")
+        self.kernel = resolve_kernel(kernel)
+        self.symmetric = symmetric
+        self.normalize = check_normalize(self.kernel, normalize)
+        self.options = EngineOptions(path=path, block_size=block_size)
+
+    def extra_repr(self) -> str:
+        return f"kernel={self.kernel}, symmetric={self.symmetric}, options={self.options}"
+
+    def forward(self, q: Tensor, k: Tensor, queue: Tensor) -> Tensor:
+        check_queue_inputs(q, k, queue)
+        if self.symmetric:
+            if q.shape[0] % 2:
+                raise ValueError(
+                    f"symmetric=True needs q = [q1; q2] with an even row count, got {q.shape[0]}"
+                )
+            half = q.shape[0] // 2
+            k = torch.cat([k[half:], k[:half]])
+        return queue_infonce(q, k, queue, self.kernel, self.normalize, self.options)
+
+
+def check_queue_inputs(q: Tensor, k: Tensor, queue: Tensor) -> None:
+    """``q``, ``k`` of one ``(B >= 1, d)`` shape, ``queue`` ``(K >= 0, d)``, one device, finite."""
+    for name, t in (("q", q), ("k", k), ("queue", queue)):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
+        if t.dim() != 2:
+            raise ValueError(f"{name} must be 2-D (rows, dim), got shape {tuple(t.shape)}")
+        if not t.is_floating_point():
+            raise TypeError(f"{name} must be a floating-point tensor, got {t.dtype}")
+    if q.shape != k.shape:
+        raise ValueError(
+            f"q and k must have the same shape, got {tuple(q.shape)} and {tuple(k.shape)}"
+        )
+    if q.shape[0] < 1 or q.shape[1] < 1:
+        raise ValueError(f"q must have at least one row and one column, got {tuple(q.shape)}")
+    if queue.shape[1] != q.shape[1]:
+        raise ValueError(
+            f"queue has dimension {queue.shape[1]} but q and k have {q.shape[1]}: "
+            f"queue {tuple(queue.shape)}, q {tuple(q.shape)}"
+        )
+    for name, t in (("k", k), ("queue", queue)):
+        if t.device != q.device:
+            raise ValueError(f"q is on {q.device} but {name} on {t.device}")
+    for name, t in (("q", q), ("k", k), ("queue", queue)):
+        check_finite(name, t)
+
+
+def queue_infonce(
+    q: Tensor,
+    k: Tensor,
+    queue: Tensor,
+    kernel: LogKernel,
+    normalize: bool | None = None,
+    options: EngineOptions | None = None,
+) -> Tensor:
+    """The queue loss of the module docstring on checked inputs; ``k[i]`` is ``q[i]``'s key.
+
+    Keys and queue are detached (no gradient reaches them); half-precision inputs and autocast
+    regions are computed in float32.
+    """
+    opts = options or EngineOptions()
+    with full_precision(q.device):
+        dtype = compute_dtype(q)
+        queries = normalise(kernel, q.to(dtype), normalize)
+        keys = normalise(kernel, k.detach().to(dtype), normalize)
+        negatives = normalise(kernel, queue.detach().to(dtype), normalize)
+
+        def one_kernel(part: LogKernel, tensors: Sequence[Tensor]) -> Tensor:
+            queries_part, keys_part, negatives_part = tensors
+            return _one_kernel_loss(part, queries_part, keys_part, negatives_part, opts)
+
+        return sum_over_terms(kernel, [queries, keys, negatives], one_kernel)
+
+
+def _one_kernel_loss(
+    kernel: LogKernel, queries: Tensor, keys: Tensor, negatives: Tensor, opts: EngineOptions
+) -> Tensor:
+    positive = positive_logits(kernel.logits, queries, keys)
+    if opts.path == "dense":
+        logits = torch.cat([positive.unsqueeze(1), kernel.logits(queries, negatives)], dim=1)
+        return (torch.logsumexp(logits, dim=1) - positive).mean()
+    chunk = max(1, opts.rows_per_block(negatives.shape[0], queries.shape[0]))
+    lse = StreamedLogsumexp.apply(queries, negatives, kernel.logits, chunk)
+    return (torch.logaddexp(positive, lse) - positive).mean()
+
+
+def positive_logits(logit_fn: LogitFn, queries: Tensor, keys: Tensor) -> Tensor:
+    """``l(q_i, k_i)`` for each row: diagonals of ``POSITIVE_ROWS``-row blocks of logits."""
+    parts = []
+    for start in range(0, queries.shape[0], POSITIVE_ROWS):
+        stop = start + POSITIVE_ROWS
+        parts.append(logit_fn(queries[start:stop], keys[start:stop]).diagonal())
+    return torch.cat(parts)
+
+
+class StreamedLogsumexp(torch.autograd.Function):
+    """``lse_i = logsumexp_j l(a_i, c_j)`` over candidates streamed in chunks of rows.
+
+    ``apply(anchors, candidates, logit_fn, chunk) -> (n,)``. Forward keeps only ``lse``;
+    backward recomputes each chunk's logits and sends ``grad_i * exp(l_ij - lse_i)`` through
+    them by autograd. Gradients reach ``anchors`` only (the candidates are constants). With no
+    candidates ``lse`` is ``-inf`` and the gradient zero.
+    """
+
+    @staticmethod
+    def forward(  # type: ignore[override]
+        ctx: Any, anchors: Tensor, candidates: Tensor, logit_fn: LogitFn, chunk: int
+    ) -> Tensor:
+        lse = anchors.new_full((anchors.shape[0],), float("-inf"))
+        for start in range(0, candidates.shape[0], chunk):
+            block = logit_fn(anchors, candidates[start : start + chunk])
+            lse = torch.logaddexp(lse, torch.logsumexp(block, dim=1))
+        ctx.save_for_backward(anchors, candidates, lse)
+        ctx.logit_fn, ctx.chunk = logit_fn, chunk
+        return lse
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx: Any, grad_lse: Tensor) -> tuple[Tensor | None, ...]:
+        anchors, candidates, lse = ctx.saved_tensors
+        grad = torch.zeros_like(anchors)
+        with torch.enable_grad(), full_precision(anchors.device):
+            leaf = anchors.detach().requires_grad_(True)
+            for start in range(0, candidates.shape[0], ctx.chunk):
+                block = ctx.logit_fn(leaf, candidates[start : start + ctx.chunk])
+                weights = block.detach().sub(lse.unsqueeze(1)).exp_().mul_(grad_lse.unsqueeze(1))
+                (part,) = torch.autograd.grad(block, leaf, weights)
+                grad += part
+        return grad, None, None, None
