@@ -45,6 +45,7 @@ def train_run(
     """
     from contrastlab.train.components import build_loss
     from contrastlab.train.config import build_config
+    from contrastlab.train.lock import run_lock
     from contrastlab.train.trainer import train
 
     for flag, value in (("--epochs", epochs), ("--batch-size", batch_size)):
@@ -60,9 +61,10 @@ def train_run(
     build_loss(config["loss"]["kernel"], config["model"]["projector_dim"])  # fail before data
     if log is None:
         config["train"]["progress"] = False
-    metrics = train(config, out, resume=resume, log=log or (lambda _: None))
-    if "history" in metrics:  # rank 0
-        write_run_report(Path(out), metrics)
+    with run_lock(out, log or (lambda _: None)):  # training and the report, as one holder
+        metrics = train(config, out, resume=resume, log=log or (lambda _: None))
+        if "history" in metrics:  # rank 0
+            write_run_report(Path(out), metrics)
     return metrics
 
 

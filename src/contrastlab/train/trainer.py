@@ -55,6 +55,7 @@ from contrastlab.train.components import build_kernel, build_loss, build_model, 
 from contrastlab.train.distributed import Runtime, barrier, cleanup, setup
 from contrastlab.train.evaluate import evaluate_backbone, evaluate_features, raw_inputs
 from contrastlab.train.history import read_history, write_history
+from contrastlab.train.lock import run_lock
 from contrastlab.train.loop import Schedule, seed_everything, torch_threads
 from contrastlab.train.optim import build_optimizer, parameter_groups
 from contrastlab.train.sections import RunConfig, TrainConfig, train_config
@@ -120,27 +121,32 @@ def train(
             uninterrupted one. Fewer epochs than the checkpoint reached is an error.
         log: where one-line progress messages go (rank 0 only).
 
+    The run holds the folder's lock (:mod:`contrastlab.train.lock`) throughout: a second run
+    into the same folder stops before touching it.
+
     Raises:
-        InputError: a bad setting, no checkpoint to resume, or ``train.epochs`` below the
-            checkpoint's epoch on ``resume``.
+        InputError: a bad setting, no checkpoint to resume, ``train.epochs`` below the
+            checkpoint's epoch on ``resume``, or another run holding ``out``.
     """
     out = Path(out_dir)
     given = train_config(config)
     if resume:
         given = _resume_config(out, given)
-    runtime = setup(given.train.device)
-    try:
-        with torch_threads(given.train.threads):
-            state = build(given, out, runtime, log if runtime.is_main else (lambda _: None), resume)
-            if resume:
-                restore(state)
-            start_folder(state, fresh=not resume)
-            for epoch in range(state.start_epoch, state.schedule.epochs):
-                end_epoch(state, run_epoch(state, epoch))
-            state.close_outputs()
-            return final_metrics(state)
-    finally:
-        cleanup(runtime)
+    with run_lock(out, log):
+        runtime = setup(given.train.device)
+        try:
+            with torch_threads(given.train.threads):
+                quiet = log if runtime.is_main else (lambda _: None)
+                state = build(given, out, runtime, quiet, resume)
+                if resume:
+                    restore(state)
+                start_folder(state, fresh=not resume)
+                for epoch in range(state.start_epoch, state.schedule.epochs):
+                    end_epoch(state, run_epoch(state, epoch))
+                state.close_outputs()
+                return final_metrics(state)
+        finally:
+            cleanup(runtime)
 
 
 def _resume_config(out: Path, given: TrainConfig) -> TrainConfig:
