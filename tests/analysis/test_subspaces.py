@@ -115,6 +115,30 @@ def test_lda_estimates_fisher_and_pca_finds_variance():
     assert abs(top[2, 0]) > 0.99
 
 
+def test_mean_span_is_the_span_of_the_class_mean_differences():
+    rng = np.random.default_rng(4)
+    X = rng.standard_normal((300, 7))
+    y = np.repeat([0, 1, 2, 3], [60, 90, 70, 80])
+    X[y == 1, 0] += 3.0
+    X[y == 2, 1] -= 2.0
+    X[y == 3, :3] += 1.5
+    means = np.stack([X[y == c].mean(axis=0) for c in range(4)])
+    reference, _ = np.linalg.qr((means[1:] - means[0]).T)  # span{m_c - m_0}: the same span
+    basis = analysis.mean_span_subspace(X, y)
+    assert basis.shape == (7, 3)
+    np.testing.assert_allclose(basis.T @ basis, np.eye(3), atol=1e-12)
+    np.testing.assert_allclose(basis @ basis.T, reference @ reference.T, atol=1e-10)
+    # dim 1: the direction of largest (count-weighted) spread of the centred means
+    centred = (means - X.mean(axis=0)) * np.sqrt([60, 90, 70, 80])[:, None]
+    top = np.linalg.eigh(centred.T @ centred)[1][:, -1]
+    one = analysis.mean_span_subspace(X, y, dim=1)[:, 0]
+    assert abs(one @ top) == pytest.approx(1.0, abs=1e-10)
+    with pytest.raises(InputError, match="dim"):
+        analysis.mean_span_subspace(X, y, dim=4)
+    with pytest.raises(InputError, match="2 classes"):
+        analysis.mean_span_subspace(X, np.zeros(300))
+
+
 def test_bad_input_is_reported():
     with pytest.raises(InputError, match="different spaces"):
         analysis.captured_fraction(np.eye(3), np.eye(4))

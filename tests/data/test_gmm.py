@@ -42,6 +42,59 @@ def test_anisotropic_construction():
     np.testing.assert_allclose(large.T @ Sinv @ mu.T, 0.0, atol=1e-10)
 
 
+def _projector(vectors: np.ndarray) -> np.ndarray:
+    q, _ = np.linalg.qr(vectors)
+    return q @ q.T
+
+
+def _fisher_and_mean_span(g: GaussianMixture) -> tuple[np.ndarray, np.ndarray]:
+    """Projectors onto S^-1 (mu_i - mu_bar) and onto mu_i - mu_bar, by plain float64 algebra
+    (np.linalg.inv and QR; no code of the library's subspaces module)."""
+    centred = (g.means - g.means.mean(axis=0)).T[:, : g.k - 1]  # k - 1 independent columns
+    return _projector(np.linalg.inv(g.covariance) @ centred), _projector(centred)
+
+
+@pytest.mark.parametrize("coupling", [0.0, 90.0])
+def test_fisher_is_the_mean_span_without_coupling_and_at_90_degrees(coupling):
+    g = make_gmm(k=4, dim=12, separation=3.0, anisotropy=50.0, seed=1, coupling=coupling)
+    fisher, mean_span = _fisher_and_mean_span(g)
+    np.testing.assert_allclose(fisher, mean_span, atol=1e-9)
+
+
+@pytest.mark.parametrize("coupling", [15.0, 45.0, 60.0, 80.0])
+def test_coupling_turns_the_fisher_subspace_away_from_the_mean_span(coupling):
+    a = 50.0
+    g = make_gmm(k=4, dim=12, separation=3.0, anisotropy=a, scale=2.0, seed=1, coupling=coupling)
+    fisher, mean_span = _fisher_and_mean_span(g)
+    # trace(P_F P_M) / (k - 1): 1 when F is the mean span. Each of the k - 1 mean directions is
+    # coupled to one high-variance direction, so every principal angle equals phi below.
+    c = np.deg2rad(coupling)
+    phi = np.arctan((1 - 1 / a) * np.sin(c) * np.cos(c) / (1 - (1 - 1 / a) * np.sin(c) ** 2))
+    assert np.trace(fisher @ mean_span) / 3 == pytest.approx(np.cos(phi) ** 2, rel=1e-9)
+    assert np.trace(fisher @ mean_span) / 3 < 0.95
+    # the covariance keeps its spectrum (the tilted directions stay orthonormal) ...
+    eig = np.sort(np.linalg.eigvalsh(g.covariance))
+    np.testing.assert_allclose(eig, [4.0] * 9 + [4.0 * a] * 3, rtol=1e-10)
+    # ... and the high-variance directions sit at 90 - coupling degrees to the means' span
+    values, vectors = np.linalg.eigh(g.covariance)
+    large = vectors[:, values > 10]
+    cosines = np.linalg.svd(large.T @ mean_span @ large, compute_uv=False)
+    np.testing.assert_allclose(cosines, np.sin(c) ** 2, atol=1e-9)  # cos^2(90 - c)
+    # the smallest Mahalanobis distance between two means is the separation
+    Sinv = np.linalg.inv(g.covariance)
+    dist = [
+        np.sqrt((m1 - m2) @ Sinv @ (m1 - m2)) for i, m1 in enumerate(g.means) for m2 in g.means[:i]
+    ]
+    assert min(dist) == pytest.approx(3.0, rel=1e-10)
+
+
+def test_coupling_zero_is_the_uncoupled_generator():
+    old = make_gmm(k=3, dim=9, separation=2.5, anisotropy=20.0, seed=7)
+    new = make_gmm(k=3, dim=9, separation=2.5, anisotropy=20.0, seed=7, coupling=0.0)
+    np.testing.assert_array_equal(old.means, new.means)
+    np.testing.assert_array_equal(old.covariance, new.covariance)
+
+
 def test_isotropic_construction():
     g = make_gmm(k=3, dim=5, anisotropy=1.0, scale=0.5, seed=2)
     np.testing.assert_allclose(g.covariance, 0.25 * np.eye(5), atol=1e-15)
@@ -102,5 +155,8 @@ def test_bad_parameters():
         make_gmm(k=4, dim=5, anisotropy=10.0)  # needs k - 1 + n_large = 6 dimensions
     with pytest.raises(InputError, match="noise"):
         make_gmm().positive_pairs(4, np.random.default_rng(0), noise=1.5)
+    for coupling in (-1.0, 90.5, True, "45"):
+        with pytest.raises(InputError, match="coupling"):
+            make_gmm(anisotropy=10.0, coupling=coupling)
     with pytest.raises(InputError, match="positive definite"):
         GaussianMixture(np.zeros((2, 2)), -np.eye(2), np.ones(2))

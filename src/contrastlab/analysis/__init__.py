@@ -44,6 +44,7 @@ _NAMES: dict[str, str] = {
     "orthonormal_basis": "subspaces",
     "fisher_subspace": "subspaces",
     "lda_subspace": "subspaces",
+    "mean_span_subspace": "subspaces",
     "pca_subspace": "subspaces",
     # graphs.py: similarity graphs, Laplacians, spectral embedding and clustering
     "planted_partition": "graphs",

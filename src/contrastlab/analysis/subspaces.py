@@ -33,6 +33,7 @@ __all__ = [
     "containment",
     "fisher_subspace",
     "lda_subspace",
+    "mean_span_subspace",
     "orthonormal_basis",
     "pca_subspace",
     "principal_angles",
@@ -236,6 +237,27 @@ def lda_subspace(X: Any, y: Any, dim: int | None = None) -> Array:
     if not 1 <= dim <= scalings.shape[1]:
         raise InputError(f"dim: LDA gives at most {scalings.shape[1]} directions, asked for {dim}")
     return orthonormal_basis(scalings[:, :dim])
+
+
+def mean_span_subspace(X: Any, y: Any, dim: int | None = None) -> Array:
+    """Orthonormal basis ``(D, dim)`` of the span of the centred class means of ``(X, y)``.
+
+    ``span{ m_c - m_bar : c }`` with ``m_c`` the sample mean of class ``c`` and ``m_bar`` the mean
+    of all rows (class weights = class frequencies); its leading ``dim`` principal directions
+    (default ``k - 1``). This is the Fisher subspace only when ``S^-1`` maps the mean span onto
+    itself (e.g. ``S`` isotropic, or its high-variance directions orthogonal to the means).
+    """
+    data, labels = _labelled(X, y)
+    classes = np.unique(labels)
+    if len(classes) < 2:
+        raise InputError("y: the mean span needs at least 2 classes")
+    dim = len(classes) - 1 if dim is None else int(dim)
+    if not 1 <= dim <= len(classes) - 1:
+        raise InputError(f"dim: the class means span at most {len(classes) - 1}, asked for {dim}")
+    centred = np.stack([data[labels == c].mean(axis=0) for c in classes]) - data.mean(axis=0)
+    counts = np.array([np.sum(labels == c) for c in classes], dtype=np.float64)
+    _, _, vt = np.linalg.svd(centred * np.sqrt(counts)[:, None], full_matrices=False)
+    return vt[:dim].T.copy()
 
 
 def pca_subspace(X: Any, dim: int) -> Array:

@@ -8,10 +8,22 @@ independent draws from the same component ("perfect augmentation"). Choices this
 - **Means**: a regular simplex centred at the origin (``mu_bar = 0``) inside a random
   ``(k - 1)``-dimensional subspace ``F0``; ``separation`` is the Mahalanobis distance
   ``||S^-1/2 (mu_i - mu_j)||`` between any two means.
-- **Covariance**: ``S = s^2 (I + (anisotropy - 1) P_W)`` with ``W`` a random subspace of
-  ``n_large`` directions orthogonal to ``F0``. Then ``S^-1 (mu_i - mu_bar)`` lies in ``F0``, so the
-  Fisher subspace is ``F0``, and for ``anisotropy > 1 + separation^2 / (2k)`` the top principal
-  components are the class-free directions ``W``. ``anisotropy = 1`` is isotropic ``S = s^2 I``.
+- **Covariance**: ``S = s^2 (I + (anisotropy - 1) P_W)`` with ``W`` spanned by ``n_large``
+  orthonormal directions ``w_j``. Uncoupled (``coupling = 0``): ``w_j = g_j``, random directions
+  orthogonal to ``F0``; then ``S^-1 (mu_i - mu_bar)`` lies in ``F0``, so the Fisher subspace is
+  ``F0`` (the span of the means), and for ``anisotropy > 1 + separation^2 / (2k)`` the top
+  principal components are the class-free directions ``W``. ``anisotropy = 1`` is isotropic.
+- **Coupling** (an angle ``c`` in degrees): the first ``min(n_large, k - 1)`` directions are tilted
+  towards the mean subspace, ``w_j = cos(c) g_j + sin(c) f_j`` (``f_j`` an orthonormal basis of
+  ``F0``); they stay orthonormal, each at angle ``90 - c`` degrees to ``F0``. Since
+  ``S^-1 = s^-2 (I - (1 - 1/anisotropy) P_W)``, ``S^-1 f_j`` then has the component
+  ``-(1 - 1/anisotropy) sin(c) cos(c) g_j`` outside ``F0``: for ``0 < c < 90`` and
+  ``anisotropy > 1`` the Fisher subspace ``F = S^-1 F0`` differs from the span of the means
+  (each ``S^-1 f_j`` turns by ``atan((1 - 1/a) sin c cos c / (1 - (1 - 1/a) sin^2 c))`` away from
+  ``f_j``, about ``c`` for large ``a``), and the high-variance directions carry class
+  information. ``c = 0`` is the uncoupled generator; at ``c = 90`` ``W`` lies inside ``F0`` and
+  ``F = F0`` again. The means are rescaled so that the smallest pairwise Mahalanobis distance is
+  ``separation`` (with coupling the pairwise distances are no longer all equal).
 - **Noisy positives**: with probability ``noise`` the positive comes from a component drawn
   uniformly at random (possibly the anchor's own) instead of the anchor's component.
 - **Two modalities**: two mixtures with the same number of components and weights; a pair shares
@@ -161,6 +173,7 @@ def make_gmm(
     n_large: int | None = None,
     weights: Array | None = None,
     seed: int | None = 0,
+    coupling: float = 0.0,
 ) -> GaussianMixture:
     """A mixture with a known Fisher subspace (see the module docstring for the construction).
 
@@ -173,6 +186,8 @@ def make_gmm(
         n_large: number of high-variance directions (default ``k - 1``; unused when isotropic).
         weights: mixture weights (default balanced).
         seed: seeds the random subspaces.
+        coupling: angle ``c`` in degrees, in [0, 90], by which the high-variance directions are
+            tilted from orthogonal towards the mean subspace (0: uncoupled, Fisher = mean span).
     """
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 2:
         raise InputError(f"k: must be an integer >= 2, got {k!r}")
@@ -187,15 +202,39 @@ def make_gmm(
         raise InputError(f"anisotropy: must be >= 1, got {anisotropy!r}")
     if not scale > 0:
         raise InputError(f"scale: must be > 0, got {scale!r}")
+    if isinstance(coupling, bool) or not isinstance(coupling, (int, float)):
+        raise InputError(f"coupling: must be an angle in degrees in [0, 90], got {coupling!r}")
+    if not 0.0 <= coupling <= 90.0:
+        raise InputError(f"coupling: must be an angle in degrees in [0, 90], got {coupling!r}")
     rng = np.random.default_rng(seed)
     rotation = _random_orthogonal(dim, rng)
-    fisher = rotation[:, : k - 1]
+    means_basis = rotation[:, : k - 1]
     large = rotation[:, k - 1 : k - 1 + n_large] if anisotropy != 1 else rotation[:, :0]
+    if coupling != 0 and large.shape[1]:
+        large = _tilt(large, means_basis, np.deg2rad(float(coupling)))
     covariance = scale**2 * (np.eye(dim) + (anisotropy - 1.0) * large @ large.T)
-    # S = s^2 I on F0, so Mahalanobis distance = Euclidean distance / s.
-    means = separation * scale * regular_simplex(k) @ fisher.T
+    # Uncoupled, S = s^2 I on F0, so Mahalanobis distance = Euclidean distance / s.
+    means = separation * scale * regular_simplex(k) @ means_basis.T
+    if coupling != 0:
+        means *= separation / _min_mahalanobis(means, covariance)
     w = np.full(k, 1.0 / k) if weights is None else np.asarray(weights, dtype=np.float64)
     return GaussianMixture(means=means, covariance=covariance, weights=w)
+
+
+def _tilt(large: Array, means_basis: Array, angle: float) -> Array:
+    """``w_j = cos(angle) g_j + sin(angle) f_j`` for the first ``min(n_large, k - 1)`` columns
+    ``g_j`` of ``large`` (the rest unchanged): still orthonormal, as ``g`` and ``f`` are."""
+    tilted = large.copy()
+    m = min(large.shape[1], means_basis.shape[1])
+    tilted[:, :m] = np.cos(angle) * large[:, :m] + np.sin(angle) * means_basis[:, :m]
+    return tilted
+
+
+def _min_mahalanobis(means: Array, covariance: Array) -> float:
+    """``min_{i != j} ||S^-1/2 (mu_i - mu_j)||``."""
+    diffs = (means[:, None, :] - means[None, :, :])[~np.eye(len(means), dtype=bool)]
+    squared = np.einsum("nd,nd->n", diffs, np.linalg.solve(covariance, diffs.T).T)
+    return float(np.sqrt(squared.min()))
 
 
 def make_paired_gmm(
@@ -206,13 +245,18 @@ def make_paired_gmm(
     anisotropy: float = 1.0,
     n_large: int | None = None,
     seed: int | None = 0,
+    coupling: float = 0.0,
 ) -> PairedGaussianMixture:
     """Two modalities built by :func:`make_gmm` with independent random subspaces."""
     rng = np.random.default_rng(seed)
     seed_a, seed_b = (int(s) for s in rng.integers(0, 2**31, size=2))
     return PairedGaussianMixture(
-        a=make_gmm(k, dim_a, separation, anisotropy, n_large=n_large, seed=seed_a),
-        b=make_gmm(k, dim_b, separation, anisotropy, n_large=n_large, seed=seed_b),
+        a=make_gmm(
+            k, dim_a, separation, anisotropy, n_large=n_large, seed=seed_a, coupling=coupling
+        ),
+        b=make_gmm(
+            k, dim_b, separation, anisotropy, n_large=n_large, seed=seed_b, coupling=coupling
+        ),
     )
 
 
