@@ -48,6 +48,10 @@ BENCH_CASES = [
     (LOSS + " --batches 8,x", "--batches must be integers"),
     (LOSS + " --repeats 0", "--repeats must be >= 1"),
     (LOSS + " --repeats x", "argument --repeats: invalid int value: 'x'"),
+    (LOSS + " --device tpu", "--device must be cpu, cuda or cuda:K, got 'tpu'"),
+    (LOSS + " --device cuda:99", "--device cuda:99: "),  # no CUDA, or not 100 devices
+    (RLD + " --device tpu", "--device must be cpu, cuda or cuda:K, got 'tpu'"),
+    (RLD + " --device cuda:99", "--device cuda:99: "),
     (LOSS + " --out {file}", "output folder {file} is an existing file"),
     (LOSS + " --out {file}/o", "{file} is a file"),
     (RLD + " --n 1", "--n must be >= 2, got 1"),

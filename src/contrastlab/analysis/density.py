@@ -73,6 +73,7 @@ from contrastlab.analysis._inputs import (
     l2_normalise,
 )
 from contrastlab.analysis._threads import single_thread
+from contrastlab.devices import resolve_device
 from contrastlab.errors import InputError
 
 __all__ = ["RLDProfile", "calinski_harabasz", "rld", "rld_knn", "rld_profile", "rld_weights"]
@@ -270,13 +271,15 @@ def _product(Z: Tensor, rows: slice, cols: slice, diagonal: bool, self_similarit
     return s
 
 
-def _rows(features: np.ndarray, normalize: bool, dtype: torch.dtype) -> tuple[Tensor, Tensor]:
-    """Rows (unit if ``normalize``) and their squared norms (exactly 1 when unit)."""
+def _rows(
+    features: np.ndarray, normalize: bool, dtype: torch.dtype, device: torch.device
+) -> tuple[Tensor, Tensor]:
+    """Rows (unit if ``normalize``) and their squared norms (exactly 1 when unit), on ``device``."""
     X = features.astype(np.float64)
     if normalize:
-        unit = torch.from_numpy(l2_normalise(X)).to(dtype).contiguous()
-        return unit, torch.ones(len(unit), dtype=dtype)
-    rows = torch.from_numpy(X).to(dtype).contiguous()
+        unit = torch.from_numpy(l2_normalise(X)).to(device=device, dtype=dtype).contiguous()
+        return unit, torch.ones(len(unit), dtype=dtype, device=device)
+    rows = torch.from_numpy(X).to(device=device, dtype=dtype).contiguous()
     return rows, (rows * rows).sum(dim=1)
 
 
@@ -336,7 +339,7 @@ def _graph_state(
     """Passes 1 (``dbar``, nearest distances ``m``) and 2 (kernel row sums ``r'``)."""
     n = Z.shape[0]
     total = 0.0
-    m = torch.full((n,), math.inf, dtype=Z.dtype)
+    m = torch.full((n,), math.inf, dtype=Z.dtype, device=Z.device)
     sentinel = -sq.max()
     for rows, cols, diagonal in _tiles(n, block):
         s = _product(Z, rows, cols, diagonal, sentinel)
@@ -353,11 +356,11 @@ def _graph_state(
         raise InputError("all embeddings coincide (after normalisation); RLD is undefined")
     coefs = tuple(1.0 / (mean_distance * t) for t in ts)
     base_values, plan = _power_plan(coefs)
-    bases = torch.tensor(base_values, dtype=Z.dtype)
+    bases = torch.tensor(base_values, dtype=Z.dtype, device=Z.device)
     m64 = m.to(torch.float64)
     # unshifted sums are exact unless some row's largest term exp(-m_i c) would underflow
     shifted = float(m64.max()) * max(coefs) > _EXP_LIMIT[Z.dtype]
-    r = torch.zeros((len(ts), n), dtype=torch.float64)
+    r = torch.zeros((len(ts), n), dtype=torch.float64, device=Z.device)
     key = ("pass2", plan, shifted)
     for rows, cols, diagonal in _tiles(n, block):
         s = _product(Z, rows, cols, diagonal, -math.inf)
@@ -365,7 +368,8 @@ def _graph_state(
         if not diagonal:
             r[:, cols] += ops(key, ops.transposed(s), sq[cols], sq[rows], bases, m[cols])
     if not shifted:
-        r *= torch.exp(m64.view(1, -1) * torch.tensor(coefs, dtype=torch.float64).view(-1, 1))
+        c64 = torch.tensor(coefs, dtype=torch.float64, device=Z.device)
+        r *= torch.exp(m64.view(1, -1) * c64.view(-1, 1))
     inv_r = (1.0 / r).to(Z.dtype)
     return _GraphState(Z, sq, ts, mean_distance, m, inv_r, coefs, bases, plan, shifted)
 
@@ -375,7 +379,7 @@ def _degree_sums(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Pass 3: per row, ``sum_j w_ij`` and ``sum_{j: y_j = y_i} w_ij`` for each temperature."""
     n = state.Z.shape[0]
-    k = torch.zeros((len(state.ts), n), dtype=torch.float64)
+    k = torch.zeros((len(state.ts), n), dtype=torch.float64, device=state.Z.device)
     within = torch.zeros_like(k)
     m, inv_r, sq = state.m, state.inv_r, state.sq
     key = ("pass3", state.plan)
@@ -400,7 +404,7 @@ def _degree_sums(
             )
             k[:, a] += total
             within[:, a] += same
-    return k.numpy(), within.numpy()
+    return k.cpu().numpy(), within.cpu().numpy()
 
 
 @dataclass(frozen=True)
@@ -465,6 +469,7 @@ def rld_profile(
     precision: Precision = "auto",
     compile: bool | None = None,
     normalize: bool = True,
+    device: torch.device | str | None = None,
 ) -> RLDProfile:
     """Exact RLD at several temperatures, sharing the three blockwise passes.
 
@@ -480,6 +485,9 @@ def rld_profile(
         normalize: L2-normalise the rows first (default, step 1 above). The authors' code
             does not: it uses the features as given, and ``False`` gives its value (plain
             Euclidean distances, also right for raw 2-D toy data, ``contrastlab.data.toys``).
+        device: where the three passes run (``"cpu"`` by default, ``"cuda"``); ``X`` may be a
+            tensor on any device. Sums still accumulate in float64, so the value is the CPU's
+            to rounding.
 
     Returns:
         An ``RLDProfile`` with RLD, per-class terms and the upper bound at each temperature.
@@ -492,12 +500,14 @@ def rld_profile(
     codes, classes = check_labels(y, features.shape[0], "y")
     temps = _check_ts(ts)
     n = features.shape[0]
+    target = resolve_device("cpu" if device is None else device)
     block, dtype, use_compile = _resolve(n, block_size, precision, compile)
-    Z, sq = _rows(features, normalize, dtype)
+    Z, sq = _rows(features, normalize, dtype, target)
     ops = _TileOps(use_compile)
-    with torch.no_grad(), single_thread(n <= SINGLE_THREAD_MAX_ROWS):
+    on_cpu = target.type == "cpu"
+    with torch.no_grad(), single_thread(on_cpu and n <= SINGLE_THREAD_MAX_ROWS):
         state = _graph_state(Z, sq, temps, block, ops)
-        k, within_rows = _degree_sums(state, torch.from_numpy(codes), block, ops)
+        k, within_rows = _degree_sums(state, torch.from_numpy(codes).to(target), block, ops)
     n_classes = len(classes)
     two_m = k.sum(axis=1, keepdims=True)
     degree_share = np.stack([np.bincount(codes, weights=row, minlength=n_classes) for row in k])
@@ -521,6 +531,7 @@ def rld_profile(
             "compiled": ops.use_compile,
             "normalized": normalize,
             "shifted": state.shifted,
+            "device": str(target),
         },
     )
 
@@ -534,11 +545,13 @@ def rld(
     precision: Precision = "auto",
     compile: bool | None = None,
     normalize: bool = True,
+    device: torch.device | str | None = None,
 ) -> float:
     """Exact RLD of embeddings ``X`` with labels ``y`` at temperature ``t`` (see module docs).
 
     The rows are L2-normalised first unless ``normalize=False``; the authors' code does not
-    normalise, so ``normalize=False`` reproduces their value on raw features.
+    normalise, so ``normalize=False`` reproduces their value on raw features. ``device`` is
+    where the passes run (``rld_profile``).
 
     Example:
         >>> import numpy as np
@@ -548,7 +561,14 @@ def rld(
         True
     """
     profile = rld_profile(
-        X, y, (t,), block_size, precision=precision, compile=compile, normalize=normalize
+        X,
+        y,
+        (t,),
+        block_size,
+        precision=precision,
+        compile=compile,
+        normalize=normalize,
+        device=device,
     )
     return profile.values[0]
 
@@ -578,7 +598,7 @@ def rld_weights(
     temp = check_positive(t, "t")
     n = features.shape[0]
     block, dtype, _ = _resolve(n, block_size, precision, False)
-    Z, sq = _rows(features, normalize, dtype)
+    Z, sq = _rows(features, normalize, dtype, torch.device("cpu"))
     ops = _TileOps(False)
     scale = float(n) ** 2
     with torch.no_grad(), single_thread(n <= SINGLE_THREAD_MAX_ROWS):

@@ -25,6 +25,7 @@ Example:
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -42,6 +43,7 @@ from contrastlab.errors import InputError
 
 __all__ = [
     "euclidean_knn_accuracy",
+    "faiss_on_gpu",
     "knn_accuracy",
     "knn_classify",
     "nearest_neighbours",
@@ -52,11 +54,39 @@ PURITY_KS: tuple[int, ...] = (1, 10, 100, 500, 1000)
 _QUERY_CHUNK_ELEMENTS = 8_000_000  # rows * k per search call: ~100 MB of results
 
 
+_WARNED_CPU_FAISS = False
+
+
+def faiss_on_gpu() -> bool:
+    """Whether the neighbour searches run on GPUs (a faiss-gpu build that sees one).
+
+    Where CUDA is there but this faiss build has no GPU support (``faiss-cpu``), the searches
+    fall back to the CPU with the same exact results, and a ``RuntimeWarning`` says so (once
+    per process).
+    """
+    global _WARNED_CPU_FAISS
+    import faiss
+
+    if getattr(faiss, "get_num_gpus", lambda: 0)() > 0:
+        return True
+    import torch
+
+    if torch.cuda.is_available() and not _WARNED_CPU_FAISS:
+        _WARNED_CPU_FAISS = True
+        warnings.warn(
+            "neighbour search runs on the CPU: CUDA is available but this faiss build has no "
+            "GPU support (install faiss-gpu for GPU searches; results are the same)",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+    return False
+
+
 def _index(base: np.ndarray) -> Any:
     import faiss
 
     index: Any = faiss.IndexFlatIP(base.shape[1])
-    if getattr(faiss, "get_num_gpus", lambda: 0)() > 0:  # faiss-gpu builds: same exact search
+    if faiss_on_gpu():  # faiss-gpu builds: same exact search
         index = faiss.index_cpu_to_all_gpus(index)
     index.add(np.ascontiguousarray(base, dtype=np.float32))
     return index

@@ -2,9 +2,10 @@
 
 For each kernel and batch size B (per view, d = 128, float32) a fresh process times the
 blockwise path, the dense path, lightly's ``NTXentLoss`` (cosine rows, when installed) and the
-floor (the three 2B x 2B x d products the loss cannot avoid), all in the same process, and
-measures each path's peak extra resident memory. Ratios to the floor are the result; absolute
-seconds drift with the machine's load.
+floor (the three 2B x 2B x d products the loss cannot avoid), all in the same process and on the
+same device (``--device cpu``, ``cuda`` or ``cuda:K``), and measures each path's peak extra
+memory (resident set on the CPU, the CUDA allocator's peak on a GPU). Ratios to the floor are
+the result; absolute seconds drift with the machine's load.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from contrastlab.bench.device import check_device, describe
 from contrastlab.errors import InputError
 from contrastlab.kernels import KERNEL_NAMES
 from contrastlab.report import Report, check_output_folder
@@ -38,6 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--batches", default=None, help="comma-separated B per view")
     parser.add_argument("--repeats", type=int, default=3, help="timed repeats (median)")
+    parser.add_argument("--device", default="cpu", help="cpu (default), cuda or cuda:K")
 
 
 def _parse_list(text: str, what: str) -> list[str]:
@@ -47,8 +50,8 @@ def _parse_list(text: str, what: str) -> list[str]:
     return items
 
 
-def measure(kernel: str, batch: int, repeats: int) -> list[dict[str, Any]]:
-    """Run one configuration in a child process and return its rows."""
+def measure(kernel: str, batch: int, repeats: int, device: str = "cpu") -> list[dict[str, Any]]:
+    """Run one configuration in a child process on ``device`` and return its rows."""
     env = dict(os.environ, MALLOC_MMAP_THRESHOLD_="65536")
     command = [
         sys.executable,
@@ -60,6 +63,8 @@ def measure(kernel: str, batch: int, repeats: int) -> list[dict[str, Any]]:
         str(batch),
         "--repeats",
         str(repeats),
+        "--device",
+        device,
     ]
     done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
     if done.returncode != 0:
@@ -87,6 +92,8 @@ def run(args: argparse.Namespace) -> int:
         batches = list(BATCHES[:1] if args.quick else BATCHES)
     if args.repeats < 1:
         raise InputError("--repeats must be >= 1")
+    device = check_device(args.device)
+    print(f"device {describe(device)}")
     rows: list[dict[str, Any]] = []
     header = (
         f"{'kernel':<12}{'B':>6} {'path':<10}{'seconds':>9}{'floor s':>9}{'ratio':>7}{'peak MB':>9}"
@@ -94,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
     print(header)
     for name in names:
         for batch in batches:
-            for row in measure(name, batch, args.repeats):
+            for row in measure(name, batch, args.repeats, str(device)):
                 rows.append(row)
                 print(
                     f"{row['kernel']:<12}{row['batch']:>6} {row['path']:<10}"
@@ -162,7 +169,8 @@ def write(out: Path, rows: list[dict[str, Any]], verdicts: list[str]) -> None:
     ax_time.axhline(2.0, color="grey", lw=0.5)
     ax_mem.legend(fontsize=6, ncol=2)
     report.figure(fig, "Forward+backward time over the floor (left) and peak extra memory (right).")
-    columns = ["kernel", "batch", "path", "seconds", "floor_seconds", "ratio_to_floor", "peak_mb"]
+    columns = ["kernel", "batch", "device", "path", "seconds", "floor_seconds"]
+    columns += ["ratio_to_floor", "peak_mb"]
     report.table(columns, [[r[c] for c in columns] for r in rows], title="All measurements")
     report.heading("Targets")
     report.code("\n".join(verdicts) or "no rows")

@@ -1,9 +1,11 @@
 """One configuration of the loss benchmark, in its own process (so peak memory is its own).
 
-Run by ``contrastlab bench loss``; prints one JSON line per path. Peak extra memory is the
-growth of the resident set during one forward+backward: the kernel's high-water mark is reset
-(``/proc/self/clear_refs``) just before, and ``MALLOC_MMAP_THRESHOLD_`` set by the parent makes
-large tensors go straight to the OS, so freed blocks do not hide new allocations.
+Run by ``contrastlab bench loss``; prints one JSON line per path. On the CPU, peak extra memory
+is the growth of the resident set during one forward+backward: the kernel's high-water mark is
+reset (``/proc/self/clear_refs``) just before, and ``MALLOC_MMAP_THRESHOLD_`` set by the parent
+makes large tensors go straight to the OS, so freed blocks do not hide new allocations. On CUDA
+it is ``torch.cuda.max_memory_allocated`` above the memory allocated before the step, and every
+timed call ends with ``torch.cuda.synchronize``.
 """
 
 from __future__ import annotations
@@ -29,8 +31,16 @@ def _rss_kb(field: str) -> int:
     return 0
 
 
-def peak_extra_mb(step: Callable[[], None]) -> float:
-    """MB the resident set grows above its level at the start of ``step`` (Linux only)."""
+def peak_extra_mb(step: Callable[[], None], device: torch.device | None = None) -> float:
+    """MB the resident set (CPU, Linux only) or the CUDA allocator grows above its level at the
+    start of ``step``."""
+    if device is not None and device.type == "cuda":
+        torch.cuda.synchronize(device)
+        torch.cuda.reset_peak_memory_stats(device)
+        start = torch.cuda.memory_allocated(device)
+        step()
+        torch.cuda.synchronize(device)
+        return max(0, torch.cuda.max_memory_allocated(device) - start) / 2**20
     try:
         (PROC / "clear_refs").write_text("5")
     except OSError:
@@ -40,11 +50,19 @@ def peak_extra_mb(step: Callable[[], None]) -> float:
     return max(0, _rss_kb("VmHWM") - before) / 1024.0
 
 
-def median_seconds(step: Callable[[], None], repeats: int) -> float:
+def median_seconds(
+    step: Callable[[], None], repeats: int, device: torch.device | None = None
+) -> float:
+    """Median wall seconds of ``step`` over ``repeats`` calls (each waits for the GPU)."""
+    cuda = device is not None and device.type == "cuda"
     times = []
     for _ in range(repeats):
+        if cuda:
+            torch.cuda.synchronize(device)
         start = time.perf_counter()
         step()
+        if cuda:
+            torch.cuda.synchronize(device)
         times.append(time.perf_counter() - start)
     return statistics.median(times)
 
@@ -56,14 +74,15 @@ def main() -> None:
     parser.add_argument("--dim", type=int, default=128)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--paths", default="blockwise,dense,lightly")
+    parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
     torch.manual_seed(0)
-    batch, dim = args.batch, args.dim
-    z1 = torch.randn(batch, dim, requires_grad=True)
-    z2 = torch.randn(batch, dim, requires_grad=True)
+    batch, dim, device = args.batch, args.dim, torch.device(args.device)
+    z1 = torch.randn(batch, dim, device=device, requires_grad=True)
+    z2 = torch.randn(batch, dim, device=device, requires_grad=True)
     # The floor: the three (2B x 2B x d) products the loss cannot avoid, on the same sizes.
-    z = torch.randn(2 * batch, dim)
-    g = torch.randn(2 * batch, 2 * batch)
+    z = torch.randn(2 * batch, dim, device=device)
+    g = torch.randn(2 * batch, 2 * batch, device=device)
 
     def floor() -> None:
         _ = z @ z.T
@@ -95,12 +114,13 @@ def main() -> None:
             fn(z1, z2).backward()
 
         step()  # warm-up (and the one-off compile, where it applies)
-        memory = peak_extra_mb(step)
-        seconds = median_seconds(step, args.repeats)
-        floor_seconds = median_seconds(floor, args.repeats)
+        memory = peak_extra_mb(step, device)
+        seconds = median_seconds(step, args.repeats, device)
+        floor_seconds = median_seconds(floor, args.repeats, device)
         row = {
             "kernel": args.kernel,
             "batch": batch,
+            "device": str(device),
             "path": path,
             "seconds": seconds,
             "floor_seconds": floor_seconds,

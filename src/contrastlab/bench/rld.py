@@ -47,6 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="subsample for the float64 exactness check and the eager/fused ratio (0: skip)",
     )
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="cpu", help="cpu (default), cuda or cuda:K")
     parser.add_argument("--out", default=None, help="folder for metrics.json and report.html")
 
 
@@ -96,16 +97,18 @@ def _timed(fn: Any, *args: Any, **kwargs: Any) -> tuple[Any, float, float]:
     return result, time.perf_counter() - wall, _cpu_seconds() - cpu
 
 
-def _product_pass(X: np.ndarray, block: int) -> None:
-    """One pass of the tile products RLD's passes cannot avoid."""
+def _product_pass(X: np.ndarray, block: int, device: Any = "cpu") -> None:
+    """One pass of the tile products RLD's passes cannot avoid, on ``device``."""
     import torch
 
     from contrastlab.analysis.density import _product, _tiles
+    from contrastlab.bench.device import synchronize
 
-    Z = torch.from_numpy(X / np.linalg.norm(X, axis=1, keepdims=True))
+    Z = torch.from_numpy(X / np.linalg.norm(X, axis=1, keepdims=True)).to(device)
     with torch.no_grad():
         for rows, cols, diagonal in _tiles(Z.shape[0], block):
             _product(Z, rows, cols, diagonal, -math.inf)
+    synchronize(device)
 
 
 def check_arguments(args: argparse.Namespace) -> None:
@@ -134,15 +137,18 @@ def run(args: argparse.Namespace) -> int:
 
     from contrastlab.analysis import rld_profile
     from contrastlab.analysis.density import DEFAULT_BLOCK
+    from contrastlab.bench.device import check_device, describe
 
     check_arguments(args)
+    device = check_device(args.device)
     threads = torch.get_num_threads()
     X, y = clustered_embeddings(args.n, args.dim, seed=args.seed)
     block = args.block_size if args.block_size is not None else min(args.n, DEFAULT_BLOCK)
     use_compile = not args.eager
     print(
         f"data: {args.n} x {args.dim} float32, {len(set(y.tolist()))} classes; "
-        f"torch threads {threads}, cpus {os.cpu_count()}, load {os.getloadavg()[0]:.1f}",
+        f"torch threads {threads}, cpus {os.cpu_count()}, load {os.getloadavg()[0]:.1f}; "
+        f"device {describe(device)}",
         flush=True,
     )
     metrics: dict[str, Any] = {
@@ -151,10 +157,11 @@ def run(args: argparse.Namespace) -> int:
         "ts": list(args.ts),
         "block_size": block,
         "threads": threads,
+        "device": str(device),
         "load_average_start": os.getloadavg()[0],
     }
 
-    _, floor, floor_cpu = _timed(_product_pass, X, block)
+    _, floor, floor_cpu = _timed(_product_pass, X, block, device)
     floor, floor_cpu = 3 * floor, 3 * floor_cpu
     print(f"product floor (3 passes of tile products): {floor:.1f} s wall, {floor_cpu:.1f} s CPU")
 
@@ -163,7 +170,7 @@ def run(args: argparse.Namespace) -> int:
     peak_reset = _reset_peak()
     rss_before = _status_mb("VmRSS")
     profile, wall, cpu = _timed(
-        rld_profile, X, y, args.ts, block, precision="float32", compile=use_compile
+        rld_profile, X, y, args.ts, block, precision="float32", compile=use_compile, device=device
     )
     peak = _status_mb("VmHWM") if peak_reset else float("nan")
     print(
@@ -249,16 +256,16 @@ def _save(out: Path, metrics: dict[str, Any]) -> None:
 def _exactness_check(
     X: np.ndarray, y: np.ndarray, args: argparse.Namespace, block: int, use_compile: bool
 ) -> dict[str, float]:
-    """float32 (as benchmarked) against float64 on a subsample, and eager against fused."""
+    """float32 on the benchmarked device against float64 on the CPU on a subsample, and eager
+    against fused."""
     from contrastlab.analysis import rld_profile
 
     m = min(args.check_rows, args.n)
     Xs, ys = X[:m], y[:m]
     exact = rld_profile(Xs, ys, args.ts, precision="float64", compile=False)
-    fast, fast_s, _ = _timed(
-        rld_profile, Xs, ys, args.ts, block, precision="float32", compile=use_compile
-    )
-    _, eager_s, _ = _timed(rld_profile, Xs, ys, args.ts, block, precision="float32", compile=False)
+    on = {"precision": "float32", "device": args.device}
+    fast, fast_s, _ = _timed(rld_profile, Xs, ys, args.ts, block, compile=use_compile, **on)
+    _, eager_s, _ = _timed(rld_profile, Xs, ys, args.ts, block, compile=False, **on)
     err = float(np.max(np.abs(np.array(exact.values) - np.array(fast.values))))
     print(
         f"check on {m} rows: |float32 - float64| max {err:.2e}; "

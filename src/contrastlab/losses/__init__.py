@@ -18,7 +18,7 @@ from contrastlab.losses.engine import softmax_contrastive_loss
 from contrastlab.losses.grouped import grouped_clip_loss
 from contrastlab.losses.infonce import KernelInfoNCE, LossSum, soft_target_infonce
 from contrastlab.losses.key_queue import KeyQueue
-from contrastlab.losses.options import EngineOptions
+from contrastlab.losses.options import EngineOptions, block_bytes
 from contrastlab.losses.queue import QueueInfoNCE
 
 __all__ = [
@@ -28,6 +28,7 @@ __all__ = [
     "KeyQueue",
     "LossSum",
     "QueueInfoNCE",
+    "block_bytes",
     "gather_keys",
     "gather_with_grad",
     "grouped_clip_loss",

@@ -49,6 +49,7 @@ from contrastlab.losses.options import (
     EngineOptions,
     Path,
     Strategy,
+    block_bytes,
 )
 
 # EngineOptions and its types live in ``options``; they are re-exported here for old imports.
@@ -58,6 +59,7 @@ __all__ = [
     "BlockEvaluator",
     "EngineOptions",
     "LogitFn",
+    "block_bytes",
     "Path",
     "Strategy",
     "softmax_contrastive_loss",
@@ -268,7 +270,8 @@ class _Blockwise(torch.autograd.Function):
         want_grad = needs[0] or needs[1] or any(needs[6:])
         fused = want_grad and opts.backward == "fused"
         blocks = make(anchors, candidates, params, opts, fused)
-        total, lse_all = _block_loop(blocks, anchors, opts.rows_per_block(n, m), positive, exclude)
+        rows = opts.rows_per_block(n, m, anchors.device)
+        total, lse_all = _block_loop(blocks, anchors, rows, positive, exclude)
         if fused:
             ctx.save_for_backward(*blocks.grads)
         else:
@@ -287,7 +290,7 @@ class _Blockwise(torch.autograd.Function):
         else:
             anchors, candidates, positive, lse_all, *params = ctx.saved_tensors
             blocks = ctx.make(anchors, candidates, params, ctx.opts, True)
-            rows = ctx.opts.rows_per_block(anchors.shape[0], candidates.shape[0])
+            rows = ctx.opts.rows_per_block(anchors.shape[0], candidates.shape[0], anchors.device)
             _block_loop(blocks, anchors, rows, positive, ctx.exclude, lse_given=lse_all)
             grads = blocks.grads
         scaled = [g * grad_output for g in grads]

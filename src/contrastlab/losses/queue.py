@@ -18,7 +18,7 @@ and the other way round, i.e. the loss above on ``q`` and ``[k2; k1]``, which is
 
 Blockwise path (the default): the queue is streamed in chunks of ``c`` rows
 (``EngineOptions.rows_per_block`` with the roles of rows and columns swapped, so a chunk's
-``B x c`` float32 logits take about ``BLOCK_BYTES``); forward keeps only the per-row
+``B x c`` float32 logits take about ``block_bytes(device)``); forward keeps only the per-row
 ``lse_i = logsumexp_j l(q_i, Q_j)``; backward recomputes each chunk and pushes
 
     d lse_i / d l(q_i, Q_j) = exp(l(q_i, Q_j) - lse_i)
@@ -161,7 +161,7 @@ def _one_kernel_loss(
     if opts.path == "dense":
         logits = torch.cat([positive.unsqueeze(1), kernel.logits(queries, negatives)], dim=1)
         return (torch.logsumexp(logits, dim=1) - positive).mean()
-    chunk = max(1, opts.rows_per_block(negatives.shape[0], queries.shape[0]))
+    chunk = max(1, opts.rows_per_block(negatives.shape[0], queries.shape[0], queries.device))
     lse = StreamedLogsumexp.apply(queries, negatives, kernel.logits, chunk)
     return (torch.logaddexp(positive, lse) - positive).mean()
 

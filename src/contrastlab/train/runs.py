@@ -25,6 +25,7 @@ import torch
 from torch import Tensor, nn
 
 from contrastlab.data.sources import DataSplit
+from contrastlab.devices import resolve_device
 from contrastlab.errors import InputError
 from contrastlab.files import atomic_write
 from contrastlab.kernels import Kernel
@@ -136,35 +137,53 @@ def load_run(
     return Run(run_dir, weights, config, split, kernel, model.eval(), eval_transform)
 
 
-def embed(run: Run, split: Split = "all", batch_size: int = 512) -> tuple[np.ndarray, np.ndarray]:
+def embed(
+    run: Run,
+    split: Split = "all",
+    batch_size: int = 512,
+    device: torch.device | str | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """Backbone features and labels of the run's data.
 
     Args:
         run: from :func:`load_run`.
         split: ``"train"``, ``"test"`` or ``"all"`` (train then test).
         batch_size: samples per forward pass.
+        device: where the forward passes run; ``None``: CUDA when available, else the CPU.
+            The backbone goes back to the CPU afterwards; features always come back as NumPy.
 
     Returns:
         ``(features, labels)``: float32 ``(n, feature_dim)`` and int64 ``(n,)``, ``-1`` where
         the data are unlabelled.
     """
-    from contrastlab.train.evaluate import extract_features
-
     if split not in ("train", "test", "all"):
         raise InputError(f"split must be train, test or all, got {split!r}")
+    target = resolve_device(device)
     data = run.data
     parts = {"train": [(data.train_x, data.train_y)], "test": [(data.test_x, data.test_y)]}
     chosen = parts["train"] + parts["test"] if split == "all" else parts[split]
     features, labels = [], []
-    for x, y in chosen:
-        if len(x) == 0:
-            continue
-        device = torch.device("cpu")
-        features.append(extract_features(run.backbone, x, run.eval_transform, device, batch_size))
-        labels.append(y.numpy() if y is not None else np.full(len(x), -1, dtype=np.int64))
+    run.backbone.to(target)
+    run.eval_transform.to(target)
+    try:
+        with torch.no_grad():
+            for x, y in chosen:
+                if len(x) == 0:
+                    continue
+                features.append(_features(run, x, target, batch_size))
+                labels.append(y.numpy() if y is not None else np.full(len(x), -1, dtype=np.int64))
+    finally:
+        run.backbone.to("cpu")
+        run.eval_transform.to("cpu")
     if not features:
         return np.zeros((0, 0), dtype=np.float32), np.zeros(0, dtype=np.int64)
     return np.concatenate(features), np.concatenate(labels)
+
+
+def _features(run: Run, x: Tensor, device: torch.device, batch_size: int) -> np.ndarray:
+    from contrastlab.train.evaluate import extract_features
+
+    return extract_features(run.backbone, x, run.eval_transform, device, batch_size)
 
 
 def features_and_outputs(
