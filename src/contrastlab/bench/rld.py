@@ -132,6 +132,27 @@ def check_arguments(args: argparse.Namespace) -> None:
         check_output_folder(args.out)
 
 
+def _setting(
+    args: argparse.Namespace, block: int, threads: int, device: Any, name: str, classes: int
+) -> dict[str, Any]:
+    """Print the data, threads and device measured on; return them as the first metrics."""
+    print(
+        f"data: {args.n} x {args.dim} float32, {classes} classes; "
+        f"torch threads {threads}, cpus {os.cpu_count()}, load {os.getloadavg()[0]:.1f}; "
+        f"device {name}",
+        flush=True,
+    )
+    return {
+        "rows": args.n,
+        "dim": args.dim,
+        "ts": list(args.ts),
+        "block_size": block,
+        "threads": threads,
+        "device": str(device),
+        "load_average_start": os.getloadavg()[0],
+    }
+
+
 def run(args: argparse.Namespace) -> int:
     import torch
 
@@ -145,21 +166,7 @@ def run(args: argparse.Namespace) -> int:
     X, y = clustered_embeddings(args.n, args.dim, seed=args.seed)
     block = args.block_size if args.block_size is not None else min(args.n, DEFAULT_BLOCK)
     use_compile = not args.eager
-    print(
-        f"data: {args.n} x {args.dim} float32, {len(set(y.tolist()))} classes; "
-        f"torch threads {threads}, cpus {os.cpu_count()}, load {os.getloadavg()[0]:.1f}; "
-        f"device {describe(device)}",
-        flush=True,
-    )
-    metrics: dict[str, Any] = {
-        "rows": args.n,
-        "dim": args.dim,
-        "ts": list(args.ts),
-        "block_size": block,
-        "threads": threads,
-        "device": str(device),
-        "load_average_start": os.getloadavg()[0],
-    }
+    metrics = _setting(args, block, threads, device, describe(device), len(set(y.tolist())))
 
     _, floor, floor_cpu = _timed(_product_pass, X, block, device)
     floor, floor_cpu = 3 * floor, 3 * floor_cpu
