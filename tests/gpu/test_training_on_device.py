@@ -124,3 +124,16 @@ def test_training_data_on_the_device_or_pinned(budget, monkeypatch) -> None:
         assert placed.device.type == "cpu" and placed.is_pinned()
     else:
         assert placed.device.type == "cuda"
+
+
+def test_embed_on_the_device_equals_the_cpu_features(device, tmp_path) -> None:
+    from contrastlab.train.runs import embed, load_run
+
+    sets = [*TINY, "train.device=cpu", "train.epochs=1"]
+    train(build_config(None, sets), tmp_path / "run", log=lambda _: None)
+    run = load_run(tmp_path / "run")
+    on_cpu, labels = embed(run, "test", device="cpu")
+    on_device, same_labels = embed(run, "test", device=device)
+    assert next(run.backbone.parameters()).device.type == "cpu"  # moved back afterwards
+    assert (labels == same_labels).all() and len(labels) == len(run.data.test_x)
+    np.testing.assert_allclose(on_device, on_cpu, rtol=1e-4, atol=1e-5)
