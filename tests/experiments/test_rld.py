@@ -12,7 +12,12 @@ from contrastlab.cli import main
 from contrastlab.experiments.rld.claims import purity_fall as _purity_fall
 from contrastlab.experiments.rld.compute import purity_ceiling as _purity_ceiling
 
-CLAIM_IDS = ["toy_rld_values", "contrastive_locally_dense", "gcn_versus_linear"]
+CLAIM_IDS = [
+    "toy_rld_values",
+    "contrastive_locally_dense",
+    "gcn_versus_linear",
+    "authors_toy_values_match",
+]
 TINY = [
     "--set",
     "epochs=2",
@@ -20,6 +25,8 @@ TINY = [
     "checkpoints=[1, 2]",
     "--set",
     "toy_points=40",
+    "--set",
+    "toy_seeds=2",
     "--set",
     "gcn_epochs=15",
     "--set",
@@ -30,60 +37,87 @@ TINY = [
 ]
 
 
-def _check_metrics(metrics: dict) -> None:
+def _check_metrics(metrics: dict, seeds: list[int]) -> None:
     assert [c["id"] for c in metrics["claims"]] == CLAIM_IDS
     claims = {c["id"]: c for c in metrics["claims"]}
     for claim in claims.values():
         assert claim["rule"] and claim["evidence"] and isinstance(claim["supported"], bool)
-    assert set(metrics["toys"]) == {
-        "uniform_square",
-        "rings",
-        "lines",
-        "tiny_blobs",
-        "random_segments",
-        "gaussian_blobs",
-    }
-    con, sup = metrics["models"]["contrastive"], metrics["models"]["supervised"]
-    for model in (con, sup):
-        assert set(model["rld"]) == {"1.0", "0.5", "0.2", "0.1"}
-        assert set(model["probes"]) == {"linear", "knn", "gcn"}
-        assert set(model["checkpoints"]) == {"1", "2"}
-        assert model["checkpoints"]["2"]["rld"] == pytest.approx(list(model["rld"].values()))
-        assert model["checkpoints"]["2"]["calinski_harabasz"] == pytest.approx(
-            model["calinski_harabasz"]
-        )
-    # the evidence is read from the right model and probe (the rules themselves are tested on
-    # constructed evidence in test_rld_claims.py)
+    assert set(metrics["toys"]) == {"authors", "project"}
+    assert list(metrics["toys"]["authors"]) == [
+        "uniform", "rings", "lines", "tiny_blobs", "segments", "gaussian_blobs"
+    ]  # fmt: skip
+    assert set(metrics["toys"]["project"]) == {
+        "uniform_square", "rings", "lines", "tiny_blobs", "random_segments", "gaussian_blobs"
+    }  # fmt: skip
+    assert metrics["toy_seeds"] == [0, 1]
+    for family in metrics["toys"].values():
+        for toy in family.values():
+            assert len(toy["rld"]) == 2 and len(toy["calinski_harabasz"]) == 2
+    assert [run["seed"] for run in metrics["runs"]] == seeds
+    for run in metrics["runs"]:
+        for model in (run["contrastive"], run["supervised"]):
+            assert set(model["rld"]) == {"1.0", "0.5", "0.2", "0.1"}
+            assert set(model["probes"]) == {"linear", "knn", "gcn"}
+            assert set(model["checkpoints"]) == {"1", "2"}
+            assert model["checkpoints"]["2"]["rld"] == pytest.approx(list(model["rld"].values()))
+            assert model["checkpoints"]["2"]["calinski_harabasz"] == pytest.approx(
+                model["calinski_harabasz"]
+            )
+    # the evidence is read from the right model, probe and seed (the rules themselves are
+    # tested on constructed evidence in test_rld_claims.py)
+    gains = [
+        run["contrastive"]["probes"]["gcn"]["accuracy"]
+        - run["contrastive"]["probes"]["linear"]["accuracy"]
+        for run in metrics["runs"]
+    ]
     gcn = claims["gcn_versus_linear"]["evidence"]
-    assert gcn["gcn_accuracy"] == con["probes"]["gcn"]["accuracy"]
-    assert gcn["linear_params"] == con["probes"]["linear"]["params"]
+    assert gcn["mean_gain"] == pytest.approx(np.mean(gains), abs=1e-12)
+    first = metrics["runs"][0]["contrastive"]["probes"]
+    assert gcn["linear_params"] == first["linear"]["params"]
+    assert gcn["gcn_params"] == first["gcn"]["params"]
     local = claims["contrastive_locally_dense"]["evidence"]
-    assert local["ch_supervised"] == sup["calinski_harabasz"]
-    assert local["ch_contrastive"] == con["calinski_harabasz"]
+    ch = [
+        np.log(run["supervised"]["calinski_harabasz"])
+        - np.log(run["contrastive"]["calinski_harabasz"])
+        for run in metrics["runs"]
+    ]
+    assert local["global_mean"] == pytest.approx(np.mean(ch), abs=1e-12)
+    assert local["seeds"] == len(seeds)
+    toy = claims["toy_rld_values"]["evidence"]
+    uniform = metrics["toys"]["authors"]["uniform"]["rld"]
+    assert toy["worst_abs_rld_uniform"] == pytest.approx(max(abs(v) for v in uniform))
+    # 40 points per class are not the authors' setting
+    assert claims["authors_toy_values_match"]["conclusive"] is False
 
 
 def test_reproduce_rld_on_digits_end_to_end(tmp_path, capsys):
     out = tmp_path / "rld"
-    assert main(["reproduce", "rld", "--quick", "--out", str(out), *TINY]) == 0
+    assert main(["reproduce", "rld", "--quick", "--out", str(out), *TINY, "--set", "seeds=2"]) == 0
     printed = capsys.readouterr().out
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["experiment"] == "rld" and metrics["settings"]["data"] == "digits"
     assert metrics["checkpoint_epochs"] == [1, 2]
-    _check_metrics(metrics)
+    _check_metrics(metrics, seeds=[0, 1])
     for claim_id in CLAIM_IDS:
         assert claim_id in printed
+    # the two seeds are two trainings, not one run twice
+    runs = metrics["runs"]
+    assert runs[0]["contrastive"]["rld"] != runs[1]["contrastive"]["rld"]
     toy = {c["id"]: c for c in metrics["claims"]}["toy_rld_values"]
     # structureless labels: RLD about 0; one blob per class: near its 0.8 bound
-    assert abs(toy["evidence"]["rld_uniform_square"]) < 0.1
-    assert toy["evidence"]["rld_gaussian_blobs"] > 0.6
-    con = metrics["models"]["contrastive"]
+    assert toy["evidence"]["worst_abs_rld_uniform"] < 0.1
+    assert toy["evidence"]["lowest_rld_gaussian_blobs"] > 0.6
+    con = runs[0]["contrastive"]
     assert con["test_size"] == 360 and con["dim"] == 16
     assert set(con["purity"]) == {"1", "10", "100", "359"}  # 500 and 1000 capped at N - 1
     assert con["relative_purity"]["359"] == pytest.approx(1.0)
     html = (out / "report.html").read_text()
     for heading in ("Toy sets", "Neighbour label purity", "Probes", "Across training", "Verdicts"):
         assert heading in html
-    assert html.count("data:image/png;base64") == 4  # toys, RLD, purity, checkpoints
+    for theirs in ("0.8574", "0.8643", "0.873", "0.9903", "9577", "1.218e+04", "knn.ipynb"):
+        assert theirs in html  # the authors' numbers beside ours, with their source
+    assert "Protocol difference" in html
+    assert html.count("data:image/png;base64") == 5  # 2 toy grids, RLD, purity, checkpoints
 
 
 def test_reproduce_rld_takes_another_data_source(tmp_path):
@@ -99,8 +133,13 @@ def test_reproduce_rld_takes_another_data_source(tmp_path):
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["settings"]["data"] == source
     assert metrics["checkpoint_epochs"] == [1, 2]  # the final epoch is always measured
-    assert metrics["models"]["supervised"]["test_size"] == 40
-    assert set(metrics["models"]["contrastive"]["checkpoints"]) == {"1", "2"}
+    (run,) = metrics["runs"]  # quick mode: one seed
+    assert run["supervised"]["test_size"] == 40
+    assert set(run["contrastive"]["checkpoints"]) == {"1", "2"}
+    claims = {c["id"]: c for c in metrics["claims"]}
+    for claim_id in ("contrastive_locally_dense", "gcn_versus_linear"):
+        assert claims[claim_id]["conclusive"] is False
+        assert "one seed" in claims[claim_id]["reason"]
 
 
 @pytest.mark.parametrize(
@@ -175,6 +214,7 @@ def test_settings_round_trip_and_the_quick_settings_pass_the_checks():
     rld.check(full)
     rld.check(quick)
     assert quick.epochs == 40 and quick.checkpoints == (1, 5, 10, 20, 40)
+    assert (quick.seeds, quick.toy_seeds) == (1, 10) and (full.seeds, full.toy_seeds) == (3, 20)
     assert full.kernel == {"name": "cosine", "t": 0.2} and full.ts == (1.0, 0.5, 0.2, 0.1)
 
 
@@ -205,6 +245,7 @@ def test_run_takes_a_settings_instance():
         epochs=2,
         checkpoints=(1,),
         toy_points=40,
+        toy_seeds=2,
         gcn_epochs=15,
         batch_size=128,
         purity_ks=(1, 10),
@@ -213,4 +254,4 @@ def test_run_takes_a_settings_instance():
     result = rld.run(settings)
     assert [c.id for c in result.claims] == CLAIM_IDS
     assert result.metrics["checkpoint_epochs"] == [1, 2]
-    assert result.metrics["models"]["contrastive"]["dim"] == 16  # the user's override reached it
+    assert result.metrics["runs"][0]["contrastive"]["dim"] == 16  # the user's override reached it

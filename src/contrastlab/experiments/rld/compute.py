@@ -8,24 +8,39 @@ from typing import Any
 import numpy as np
 
 from contrastlab import analysis
-from contrastlab.data.toys import TOY_SETS, make_toy
+from contrastlab.data.toys import TOY_FAMILIES, make_toy
 from contrastlab.errors import InputError
 from contrastlab.experiments.rld.settings import Settings
 
 MODELS = ("contrastive", "supervised")
 
 
-def toys(settings: Settings) -> dict[str, dict[str, Any]]:
-    """RLD at ``toy_t`` and CH of each toy set, on the raw 2-D coordinates."""
-    out = {}
-    for name in TOY_SETS:
-        X, y = make_toy(name, n_per_class=settings.toy_points, seed=settings.seed)
-        out[name] = {
-            "X": X,
-            "y": y,
-            "rld": analysis.rld(X, y, t=settings.toy_t, normalize=False, compile=False),
-            "calinski_harabasz": analysis.calinski_harabasz(X, y, normalize=False),
-        }
+def toy_seeds(settings: Settings) -> list[int]:
+    """The seeds of the toy draws: ``seed, seed + 1, ..., seed + toy_seeds - 1``."""
+    return [settings.seed + i for i in range(settings.toy_seeds)]
+
+
+def toys(settings: Settings) -> dict[str, dict[str, dict[str, Any]]]:
+    """RLD at ``toy_t`` and CH of each toy set of both families, on the raw 2-D coordinates.
+
+    Returns ``family -> name -> {"rld": [one per seed], "calinski_harabasz": [...], "X", "y"}``
+    with ``X, y`` the first seed's draw (for the figure); families ``"authors"`` (the authors'
+    shapes, ``data.toys.AUTHORS_TOY_SETS``) and ``"project"`` (``PROJECT_TOY_SETS``).
+    """
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    for family, sets in TOY_FAMILIES.items():
+        out[family] = {}
+        for name in sets:
+            entry: dict[str, Any] = {"rld": [], "calinski_harabasz": []}
+            for seed in toy_seeds(settings):
+                X, y = make_toy(name, n_per_class=settings.toy_points, seed=seed, family=family)
+                entry["rld"].append(
+                    analysis.rld(X, y, t=settings.toy_t, normalize=False, compile=False)
+                )
+                entry["calinski_harabasz"].append(analysis.calinski_harabasz(X, y, normalize=False))
+                if "X" not in entry:
+                    entry["X"], entry["y"] = X, y
+            out[family][name] = entry
     return out
 
 
@@ -72,16 +87,40 @@ def _embed(
     return embed(load_run(run_dir, checkpoint), split)
 
 
+def run_seeds(config: dict[str, Any], settings: Settings) -> list[int]:
+    """The training seeds: the configuration's seed (the ``seed`` setting, or the user's
+    ``train.seed`` override) and the ``seeds - 1`` after it."""
+    first = int(config["train"]["seed"])
+    return [first + i for i in range(settings.seeds)]
+
+
 def train_both(settings: Settings, work: Path) -> dict[str, Any]:
-    """Train both models; return test/train features, labels and checkpoint features."""
-    from contrastlab.train.supervised import train_supervised
-    from contrastlab.train.trainer import load_data, train
+    """Train both models at each seed; per seed the test/train features, labels and
+    checkpoint features of each (``"runs"``: one ``{"seed", "contrastive", "supervised"}``
+    per seed, the pair of one seed sharing the seed, data and settings)."""
+    from contrastlab.train.trainer import load_data
 
     config = train_config(settings)
-    saves: list[int] = config["train"]["save_epochs"]
     data = load_data(config)
     if not data.labelled:
         raise InputError(f"data {settings.data}: reproduce rld needs labelled train and test")
+    runs = []
+    for seed in run_seeds(config, settings):
+        seeded = {**config, "train": {**config["train"], "seed": seed}}
+        runs.append({"seed": seed, **_train_pair(seeded, data, work / f"seed_{seed}")})
+    return {
+        "runs": runs,
+        "saves": config["train"]["save_epochs"],
+        "epochs": config["train"]["epochs"],
+    }
+
+
+def _train_pair(config: dict[str, Any], data: Any, work: Path) -> dict[str, Any]:
+    """The contrastive and the supervised model of one configuration (one seed)."""
+    from contrastlab.train.supervised import train_supervised
+    from contrastlab.train.trainer import train
+
+    saves: list[int] = config["train"]["save_epochs"]
     run_dir = work / "contrastive"
     trained = train(config, run_dir, log=lambda _: None)
     contrastive = {
@@ -95,7 +134,7 @@ def train_both(settings: Settings, work: Path) -> dict[str, Any]:
         "final_loss": trained["history"][-1]["loss"],
     }
     sup = train_supervised(config, data)
-    test_y, train_y = data.test_y.numpy(), data.train_y.numpy()  # type: ignore[union-attr]
+    test_y, train_y = data.test_y.numpy(), data.train_y.numpy()
     supervised = {
         "train": (sup.features(data.train_x), train_y),
         "test": (sup.features(data.test_x), test_y),
@@ -103,12 +142,7 @@ def train_both(settings: Settings, work: Path) -> dict[str, Any]:
         "seconds": sup.seconds,
         "final_loss": sup.history[-1]["loss"],
     }
-    return {
-        "contrastive": contrastive,
-        "supervised": supervised,
-        "saves": saves,
-        "epochs": config["train"]["epochs"],
-    }
+    return {"contrastive": contrastive, "supervised": supervised}
 
 
 def purity_ceiling(y: np.ndarray, ks: list[int]) -> dict[int, float]:
@@ -118,10 +152,9 @@ def purity_ceiling(y: np.ndarray, ks: list[int]) -> dict[int, float]:
     return {k: float(np.mean(np.minimum(1.0, same / k))) for k in ks}
 
 
-def _probes(model: dict[str, Any], settings: Settings) -> dict[str, Any]:
+def _probes(model: dict[str, Any], settings: Settings, seed: int) -> dict[str, Any]:
     """The linear, kNN and GCN probes, fitted on the training features, scored on the test."""
     (X_train, y_train), (X, y) = model["train"], model["test"]
-    seed = settings.seed
     return {
         "linear": analysis.linear_probe(X_train, y_train, X, y, seed=seed),
         "knn": analysis.knn_probe(X_train, y_train, X, y, seed=seed),
@@ -131,8 +164,9 @@ def _probes(model: dict[str, Any], settings: Settings) -> dict[str, Any]:
     }
 
 
-def measure(model: dict[str, Any], settings: Settings) -> dict[str, Any]:
-    """RLD profile, CH, purity and the three probes of one model's features."""
+def measure(model: dict[str, Any], settings: Settings, seed: int) -> dict[str, Any]:
+    """RLD profile, CH, purity and the three probes of one model's features (probes seeded
+    with the run's ``seed``)."""
     X, y = model["test"]
     ks = sorted({min(k, len(y) - 1) for k in settings.purity_ks})
     profile = analysis.rld_profile(X, y, list(settings.ts), compile=False)
@@ -152,7 +186,7 @@ def measure(model: dict[str, Any], settings: Settings) -> dict[str, Any]:
         "purity": purity,
         "purity_ceiling": ceiling,
         "relative_purity": {k: purity[k] / ceiling[k] for k in ks},
-        "probes": _probes(model, settings),
+        "probes": _probes(model, settings, seed),
         "checkpoints": checkpoints,
         "seconds": model["seconds"],
         "final_loss": model["final_loss"],

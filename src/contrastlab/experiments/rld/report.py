@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
+
+import numpy as np
 
 from contrastlab.experiments._common import figure, fmt
 from contrastlab.experiments._kernel_settings import spec_text
-from contrastlab.experiments.rld.claims import PURITY_RULE_NOTE, locality, purity_fall
+from contrastlab.experiments.rld import comparison
+from contrastlab.experiments.rld.claims import (
+    MARGIN_SE,
+    PURITY_RULE_NOTE,
+    density_parts,
+    locality,
+    paired,
+)
+from contrastlab.experiments.rld.comparison import pm
 from contrastlab.experiments.rld.compute import MODELS
 from contrastlab.experiments.rld.settings import Settings
 from contrastlab.report import Claim, Report
@@ -23,7 +34,8 @@ CLAIM_TEXT = (
     "fewer parameters."
 )
 DONE_TEXT = (
-    "What was done: RLD and CH of six 2-D toy sets; then two models trained on "
+    "What was done: RLD and CH of the authors' six 2-D toy sets ({draws} draws) and of the "
+    "project's own six; then, at each of {seeds} seed(s) ({seed_list}), two models trained on "
     "'{data}' for {epochs} epochs each with the same backbone, augmentation, optimiser, "
     "schedule and seed: a contrastive one (SimCLR, kernel {kernel}, batch {batch_size}) and a "
     "supervised one (a linear head on the same backbone, cross-entropy, one augmented view per "
@@ -41,7 +53,9 @@ GCN_CHOICE_NOTE = (
     "validation-accuracy ties by the lower validation loss (still never looking at test "
     "labels); the rule itself is unchanged. After the change: quick 0.9917 vs 0.9917 (a tie, "
     "which the >= rule counts as supported), full 0.9722 vs 0.9944 (not supported): on digits "
-    "the GCN matches the linear probe at best, with half its parameters."
+    "the GCN matches the linear probe at best, with half its parameters. That one-seed >= rule "
+    "was then replaced (issue 14) by the several-seed rule of gcn_versus_linear, under which a "
+    "tie is not support."
 )
 GCN_TEXT = (
     "The GCN uses RLD's graph at t = {gcn_t} over train and test nodes, label embeddings of "
@@ -50,9 +64,11 @@ GCN_TEXT = (
 )
 CLOSING_TEXT = (
     "The decision rules and their thresholds were fixed in the code before any result was "
-    "seen. The authors' own saved runs did not show the GCN beating the linear probe on "
-    "CIFAR-10, so gcn_versus_linear is tested, not assumed. One seed and one dataset: the "
-    "verdicts are about this run, not a general law."
+    "seen (the several-seed forms and authors_toy_values_match before the several-seed runs). "
+    "The authors' own saved runs did not show the GCN beating the linear probe on CIFAR-10 "
+    "(0.8574 against 0.8643, both chosen on test accuracy), so gcn_versus_linear is tested, "
+    "not assumed, and a tie is not support. One dataset: the verdicts are about this setting, "
+    "not a general law."
 )
 PURITY_CAPTION = (
     "Share of each test point's k nearest test neighbours (cosine) with its label; k is "
@@ -65,15 +81,19 @@ _CHOICE_KEYS = {"linear": "C", "knn": "chosen", "gcn": "best_epoch"}
 
 def build_report(
     settings: Settings,
-    toys: dict[str, dict[str, Any]],
-    res: dict[str, dict[str, Any]],
+    toys: dict[str, Any],
+    runs: Sequence[dict[str, Any]],
     claims: list[Claim],
     trained: dict[str, Any],
 ) -> Report:
     """The whole report: claim, toys, density, purity, probes, across training, verdicts."""
-    con = res["contrastive"]
+    con = runs[0]["contrastive"]
     report = Report(TITLE)
+    draws = settings.toy_seeds
     done = DONE_TEXT.format(
+        draws=draws,
+        seeds=len(runs),
+        seed_list=", ".join(str(run["seed"]) for run in runs),
         data=settings.data,
         epochs=trained["epochs"],
         kernel=spec_text(settings.kernel),
@@ -82,113 +102,95 @@ def build_report(
         dim=con["dim"],
     )
     report.text(f"{CLAIM_TEXT}\n\n{done}")
-    _toys_section(report, settings, toys)
+    comparison.toys_section(report, settings, toys, draws)
     ts = sorted(con["rld"], reverse=True)
-    _density_section(report, res, ts)
-    _purity_section(report, res)
-    _probes_section(report, settings, res)
-    _training_section(report, res, ts, trained["saves"])
-    _verdicts_section(report, res, claims)
+    _density_section(report, runs, ts)
+    _purity_section(report, runs)
+    _probes_section(report, settings, runs)
+    _training_section(report, runs[0], ts, trained["saves"])
+    _verdicts_section(report, runs, claims)
     return report
 
 
-def _toys_section(report: Report, settings: Settings, toys: dict[str, dict[str, Any]]) -> None:
-    report.heading("Toy sets: local versus global density")
-    report.figure(
-        report_figures.toy_grid(
-            [
-                (n, v["X"], v["y"], f"RLD={fmt(v['rld'])}, CH={fmt(v['calinski_harabasz'])}")
-                for n, v in toys.items()
-            ]
-        ),
-        f"The six 2-D toy sets (5 classes x {settings.toy_points} points), RLD at "
-        f"t = {settings.toy_t} and CH, both on the raw coordinates. The shapes are the "
-        "project's documented versions (data.toys); the paper's exact shapes were not confirmed.",
-    )
-    report.table(
-        ["toy set", f"RLD (t={settings.toy_t})", "CH"],
-        [[n, v["rld"], v["calinski_harabasz"]] for n, v in toys.items()],
-    )
-
-
-def _density_section(report: Report, res: dict[str, dict[str, Any]], ts: list[float]) -> None:
-    con = res["contrastive"]
+def _density_section(report: Report, runs: Sequence[dict[str, Any]], ts: list[float]) -> None:
+    con = runs[0]["contrastive"]
     report.heading("Density of the learned features")
+    mean_rld = {
+        n: (ts, [float(np.mean([run[n]["rld"][t] for run in runs])) for t in ts]) for n in MODELS
+    }
     report.figure(
-        report_figures.rld_curve({n: (ts, [res[n]["rld"][t] for t in ts]) for n in MODELS}),
-        "RLD of the test features against temperature.",
+        report_figures.rld_curve(mean_rld),
+        f"RLD of the test features against temperature (mean over {len(runs)} seed(s)).",
     )
     rows = [
-        [n, res[n]["calinski_harabasz"], *(res[n]["rld"][t] for t in ts), locality(res[n])]
+        [
+            n,
+            pm([run[n]["calinski_harabasz"] for run in runs]),
+            *(pm([run[n]["rld"][t] for run in runs]) for t in ts),
+            pm([locality(run[n]) for run in runs]),
+        ]
         for n in MODELS
     ]
     report.table(
         ["model", "CH", *(f"RLD t={t:g}" for t in ts), "RLD(small t) / RLD(large t)"],
         rows,
-        title=f"Upper bound of RLD here: {fmt(con['rld_upper_bound'][ts[0]])}",
+        title=f"Mean ± sd over seeds; upper bound of RLD here: "
+        f"{fmt(con['rld_upper_bound'][ts[0]])}",
     )
     report.table(
-        ["model", "training seconds", "final training loss"],
-        [[n, res[n]["seconds"], res[n]["final_loss"]] for n in MODELS],
+        ["seed", "model", "training seconds", "final training loss"],
+        [[run["seed"], n, run[n]["seconds"], run[n]["final_loss"]] for run in runs for n in MODELS],
     )
 
 
-def _purity_section(report: Report, res: dict[str, dict[str, Any]]) -> None:
-    con = res["contrastive"]
+def _purity_section(report: Report, runs: Sequence[dict[str, Any]]) -> None:
+    first = runs[0]
     report.heading("Neighbour label purity")
-    curves = {n: res[n]["purity"] for n in MODELS}
-    curves["best possible (class sizes)"] = con["purity_ceiling"]
-    report.figure(report_figures.purity_curve(curves), PURITY_CAPTION)
-    report.table(
-        ["k", *(f"{n} purity" for n in MODELS), *(f"{n} relative" for n in MODELS)],
-        [
-            [
-                k,
-                *(res[n]["purity"][k] for n in MODELS),
-                *(res[n]["relative_purity"][k] for n in MODELS),
-            ]
-            for k in sorted(con["purity"])
-        ],
-        title="Purity, and relative purity = purity / best possible",
-    )
+    curves = {n: first[n]["purity"] for n in MODELS}
+    curves["best possible (class sizes)"] = first["contrastive"]["purity_ceiling"]
+    report.figure(report_figures.purity_curve(curves), f"{PURITY_CAPTION} Seed {first['seed']}.")
+    comparison.purity_table(report, runs)
     report.text(PURITY_RULE_NOTE)
 
 
-def _probes_section(report: Report, settings: Settings, res: dict[str, dict[str, Any]]) -> None:
-    con = res["contrastive"]
+def _probes_section(report: Report, settings: Settings, runs: Sequence[dict[str, Any]]) -> None:
+    con = runs[0]["contrastive"]
     report.heading("Probes")
     report.text(GCN_CHOICE_NOTE)
     rows = [
         [
             probe,
-            *(res[n]["probes"][probe].accuracy for n in MODELS),
+            *(pm([run[n]["probes"][probe].accuracy for run in runs]) for n in MODELS),
             con["probes"][probe].params,
             _choice(con["probes"][probe]),
         ]
         for probe in ("linear", "knn", "gcn")
     ]
     for key in ("k=20,T=0.1", "k=200,T=0.1"):
-        accuracies = (res[n]["probes"]["knn"].info["test_accuracy"][key] for n in MODELS)
+        accuracies = (
+            pm([run[n]["probes"]["knn"].info["test_accuracy"][key] for run in runs]) for n in MODELS
+        )
         rows.append([f"kNN {key}", *accuracies, 0, "fixed"])
     report.table(
-        ["probe", *(f"{n} test accuracy" for n in MODELS), "parameters", "choice (contrastive)"],
+        ["probe", *(f"{n} test accuracy" for n in MODELS), "parameters", "choice (first seed)"],
         rows,
-        title="Test accuracy of the probes (kNN: cosine, votes exp(sim / T))",
+        title="Test accuracy of the probes, mean ± sd over seeds (kNN: cosine, votes exp(sim / T))",
     )
+    comparison.probes_table(report, runs)
     report.text(GCN_TEXT.format(gcn_t=settings.gcn_t, gcn_epochs=settings.gcn_epochs))
 
 
 def _training_section(
-    report: Report, res: dict[str, dict[str, Any]], ts: list[float], saves: list[int]
+    report: Report, run: dict[str, Any], ts: list[float], saves: list[int]
 ) -> None:
     report.heading("Across training")
     fig, axes = figure(ncols=2)
     for n, style in zip(MODELS, ("-", "--")):
-        epochs = sorted(res[n]["checkpoints"])
+        epochs = sorted(run[n]["checkpoints"])
         for i, t in enumerate(ts):
-            values = [res[n]["checkpoints"][e]["rld"][i] for e in epochs]
+            values = [run[n]["checkpoints"][e]["rld"][i] for e in epochs]
             axes[0, 0].plot(epochs, values, style, marker="o", color=f"C{i}", label=f"{n} t={t:g}")
-        ch = [res[n]["checkpoints"][e]["calinski_harabasz"] for e in epochs]
+        ch = [run[n]["checkpoints"][e]["calinski_harabasz"] for e in epochs]
         axes[0, 1].plot(epochs, ch, style, marker="o", color="k", label=n)
     for ax, label in zip(axes[0], ("RLD", "Calinski-Harabasz")):
         ax.set_xlabel("epoch")
@@ -198,47 +200,44 @@ def _training_section(
     report.figure(
         fig,
         f"RLD (left, one colour per t) and CH (right) of the test features after epochs {saves}; "
-        "solid: contrastive, dashed: supervised.",
+        f"solid: contrastive, dashed: supervised; seed {run['seed']}.",
     )
     report.table(
         ["model", "epoch", *(f"RLD t={t:g}" for t in ts), "CH"],
         [
-            [n, e, *res[n]["checkpoints"][e]["rld"], res[n]["checkpoints"][e]["calinski_harabasz"]]
+            [n, e, *run[n]["checkpoints"][e]["rld"], run[n]["checkpoints"][e]["calinski_harabasz"]]
             for n in MODELS
-            for e in sorted(res[n]["checkpoints"])
+            for e in sorted(run[n]["checkpoints"])
         ],
     )
 
 
-def _verdicts_section(report: Report, res: dict[str, dict[str, Any]], claims: list[Claim]) -> None:
+PART_NAMES = {
+    "global": "log CH(supervised) - log CH(contrastive)",
+    "purity": "relative purity fall, contrastive - supervised",
+    "locality": "RLD(small t) / RLD(large t), contrastive - supervised",
+}
+
+
+def _verdicts_section(report: Report, runs: Sequence[dict[str, Any]], claims: list[Claim]) -> None:
     report.heading("What the numbers say")
     for claim in claims:
-        verdict = "supports" if claim.supported else "does NOT support"
         evidence = ", ".join(f"{k} = {fmt(float(v))}" for k, v in claim.evidence.items())
+        reason = f" ({claim.reason})" if claim.reason else ""
         report.text(
-            f'{claim.id}: the run {verdict} "{claim.statement}" ({evidence}). Rule: {claim.rule}.'
+            f'{claim.id}: {claim.verdict}{reason}: "{claim.statement}" ({evidence}). '
+            f"Rule: {claim.rule}."
         )
-    con, sup = res["contrastive"], res["supervised"]
-    ch_con, ch_sup = con["calinski_harabasz"], sup["calinski_harabasz"]
-    parts = (
-        ("global density (CH) higher for supervised", ch_con, ch_sup, ch_sup > ch_con),
-        (
-            "relative purity falls more with k for contrastive",
-            purity_fall(con),
-            purity_fall(sup),
-            purity_fall(con) > purity_fall(sup),
-        ),
-        (
-            "RLD(small t) / RLD(large t) larger for contrastive",
-            locality(con),
-            locality(sup),
-            locality(con) > locality(sup),
-        ),
-    )
+    rows = []
+    for name, values in density_parts(runs).items():
+        mean, se = paired(values)
+        rows.append([PART_NAMES[name], ", ".join(fmt(v) for v in values), mean, se,
+                     mean - MARGIN_SE * se])  # fmt: skip
     report.table(
-        ["part", "contrastive", "supervised", "met"],
-        [list(part) for part in parts],
-        title="The three parts of contrastive_locally_dense (all must be met)",
+        ["part (> 0 favours the claim)", "per seed", "mean", "standard error", "margin"],
+        rows,
+        title="The three parts of contrastive_locally_dense (each met when its margin "
+        "mean - 2 SE > 0; all must be met)",
     )
     report.text(CLOSING_TEXT)
 

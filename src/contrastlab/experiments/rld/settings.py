@@ -20,7 +20,10 @@ class Settings:
         {"name": "cosine", "t": 0.2}, normalise=spec_normaliser("kernel"), doc="SimCLR"
     )
     batch_size: int = setting(256, low=1)
-    seed: int = setting(0, low=0)
+    seed: int = setting(0, low=0, doc="first seed of the trained pairs and of the toy draws")
+    seeds: int = setting(
+        3, low=1, doc="trained pairs (contrastive, supervised) at seeds seed, seed + 1, ..."
+    )
     checkpoints: tuple[int, ...] = setting(
         [1, 5, 10, 25, 50, 100, 200], low=1, doc="epochs measured across training"
     )
@@ -31,7 +34,8 @@ class Settings:
         [1, 10, 100, 500, 1000], low=1, doc="neighbour counts, capped at N - 1 of the test split"
     )
     toy_t: float = setting(0.05, above=0)
-    toy_points: int = setting(300, low=1, doc="per class, 5 classes")
+    toy_points: int = setting(300, low=1, doc="per class, 5 classes (the authors' 300)")
+    toy_seeds: int = setting(20, low=2, doc="draws of each toy set (seeds seed, seed + 1, ...)")
     gcn_t: float = setting(0.1, above=0)
     gcn_epochs: int = setting(300, low=1)
     train_overrides: tuple[str, ...] = setting(
@@ -39,7 +43,12 @@ class Settings:
     )
 
 
-QUICK: Mapping[str, Any] = {"epochs": 40, "checkpoints": [1, 5, 10, 20, 40]}
+QUICK: Mapping[str, Any] = {
+    "epochs": 40,
+    "checkpoints": [1, 5, 10, 20, 40],
+    "seeds": 1,
+    "toy_seeds": 10,
+}
 
 
 def as_settings(settings: Settings | Mapping[str, Any]) -> Settings:
