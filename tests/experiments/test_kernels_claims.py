@@ -1,120 +1,194 @@
-"""The ``kernel_comparison`` rule of ``reproduce kernels`` on constructed summaries, both ways.
+"""The ``kernel_comparison`` rule of ``reproduce kernels`` on constructed runs, each way.
 
-Rule (fixed before any result): the better mixture (kernel_sum or concat, by mean linear
-accuracy) beats cosine by more than 1 pooled standard error sqrt(sd_a^2/n_a + sd_b^2/n_b).
-The numbers below are powers of two where the verdict sits on the threshold, so the gain and
-the standard error are exact.
+Rule (fixed before any result): per mixture, a one-sided paired t-test over seeds of its linear
+top-1 minus cosine's; Holm over the mixtures at alpha = 1 - Phi(2) = 0.02275; supported when
+some mixture passes; inconclusive at the ceiling (a mean linear top-1 >= 0.98) or when no mixture
+passes and a mixture's upper bound d + t(1 - alpha/m, n-1) se reaches the effect asked,
+0.119 x (1 - cosine's mean); otherwise not supported. The references below are scipy's
+``ttest_rel`` and Holm written out by hand, never the module under test.
 """
 
 from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
+from scipy import stats
 
+from contrastlab.experiments import _paired
 from contrastlab.experiments.kernels import claims as experiment
 
-from .claim_checks import above, assert_claim
+from .claim_checks import below
+
+ALPHA = 0.5 * math.erfc(math.sqrt(2.0))  # 1 - Phi(2), written from its definition
 
 
-def _entry(linear: float, sd: float, n: int) -> dict[str, float]:
-    """A kernel's summary: linear mean and sd over n seeds; kNN and time set from them."""
-    return {
-        "n": float(n),
-        "linear_top1_mean": linear,
-        "linear_top1_sd": sd,
-        "knn_top1_k20_mean": linear - 0.01,
-        "knn_top1_k20_sd": sd / 2,
-        "knn_top1_k200_mean": linear - 0.02,
-        "knn_top1_k200_sd": sd / 4,
-        "train_seconds_mean": 10.0 * n,
-        "train_seconds_sd": 1.0,
-        "images_per_second_mean": 500.0,
-        "images_per_second_sd": 5.0,
-    }
-
-
-def _pooled(a: dict[str, float], b: dict[str, float]) -> float:
-    """The pooled standard error from its formula."""
-    return math.sqrt(a["linear_top1_sd"] ** 2 / a["n"] + b["linear_top1_sd"] ** 2 / b["n"])
-
-
-@pytest.mark.parametrize(
-    "mixture, cosine, supported",
-    [
-        # SE = 0.25 / sqrt(4) = 0.125 from the mixture alone; gain 0.125: not more than 1 SE
-        ((0.625, 0.25, 4), (0.5, 0.0, 4), False),
-        ((above(0.625), 0.25, 4), (0.5, 0.0, 4), True),
-        # the same from cosine's spread alone, with 16 seeds: 0.5 / sqrt(16)
-        ((0.625, 0.0, 4), (0.5, 0.5, 16), False),
-        ((above(0.625), 0.0, 4), (0.5, 0.5, 16), True),
-        # no spread: any positive gain is enough, none is not
-        ((0.5, 0.0, 3), (0.5, 0.0, 3), False),
-        ((above(0.5), 0.0, 3), (0.5, 0.0, 3), True),
-    ],
-)
-def test_kernel_comparison_gain_against_one_pooled_standard_error(mixture, cosine, supported):
-    summary = {"cosine": _entry(*cosine), "concat": _entry(*mixture)}
-    claim = experiment.comparison_claim(summary)
-    evidence = {}
-    for name, entry in summary.items():
-        for score, short in (("knn_top1_k20", "knn20"), ("knn_top1_k200", "knn200")):
-            evidence[f"{short}_mean.{name}"] = entry[f"{score}_mean"]
-            evidence[f"{short}_sd.{name}"] = entry[f"{score}_sd"]
-        evidence[f"linear_mean.{name}"] = entry["linear_top1_mean"]
-        evidence[f"linear_sd.{name}"] = entry["linear_top1_sd"]
-        evidence[f"train_seconds_mean.{name}"] = entry["train_seconds_mean"]
-    evidence.update(
+def _rows(linear: list[float], seeds: list[int] | None = None) -> list[dict[str, float]]:
+    seeds = list(range(len(linear))) if seeds is None else seeds
+    return [
         {
-            "best_mixture_gain": mixture[0] - cosine[0],
-            "pooled_standard_error": _pooled(summary["concat"], summary["cosine"]),
-            "best_mixture_is_concat": 1.0,
-            "seeds": float(cosine[2]),
+            "seed": s,
+            "linear_top1": v,
+            "knn_top1_k20": v - 0.01,
+            "knn_top1_k200": v - 0.02,
+            "train_seconds": 2.0,
         }
-    )
-    assert_claim(
-        claim,
-        id="kernel_comparison",
-        supported=supported,
-        evidence=evidence,
-        rule_mentions=("kernel_sum, concat", "> 1 x pooled standard error"),
-    )
+        for s, v in zip(seeds, linear)
+    ]
 
 
-@pytest.mark.parametrize(
-    "kernel_sum, concat, best_is_concat, supported",
-    [
-        # the better mixture by mean decides, even where the other has the smaller spread
-        (0.75, 0.625, 0.0, False),  # kernel_sum: gain 0.25, SE 0.5 / 2
-        (0.625, 0.75, 1.0, True),  # concat: gain 0.25, SE 0
-    ],
-)
-def test_kernel_comparison_uses_the_better_mixture_by_mean(
-    kernel_sum, concat, best_is_concat, supported
-):
-    summary = {
-        "cosine": _entry(0.5, 0.0, 4),
-        "kernel_sum": _entry(kernel_sum, 0.5 if kernel_sum > concat else 0.0, 4),
-        "concat": _entry(concat, 0.5 if concat < kernel_sum else 0.0, 4),
-    }
-    claim = experiment.comparison_claim(summary)
-    best = "concat" if best_is_concat else "kernel_sum"
+def _runs(cosine: list[float], **others: list[float]) -> dict[str, list[dict[str, float]]]:
+    return {"cosine": _rows(cosine), **{k: _rows(v) for k, v in others.items()}}
+
+
+def _shifted(base: list[float], differences: list[float]) -> list[float]:
+    return [b + d for b, d in zip(base, differences)]
+
+
+BASE = [0.60, 0.62, 0.58, 0.61, 0.59]  # cosine, mean 0.60: effect asked 0.119 * 0.4 = 0.0476
+
+
+def test_alpha_is_two_standard_errors_one_sided():
+    assert experiment.ALPHA == pytest.approx(ALPHA, rel=1e-12)
+    assert ALPHA == pytest.approx(0.02275, abs=1e-5)
+    assert stats.norm.sf(2.0) == pytest.approx(ALPHA, rel=1e-12)
+
+
+def test_paired_gain_equals_scipys_paired_t_test():
+    rng = np.random.default_rng(3)
+    a, b = rng.normal(0.6, 0.02, 6), rng.normal(0.59, 0.02, 6)
+    test = _paired.paired_gain(a, b)
+    reference = stats.ttest_rel(a, b, alternative="greater")
+    assert test.p_value == pytest.approx(reference.pvalue, rel=1e-10)
+    assert test.gain == pytest.approx(float(np.mean(a - b)), abs=1e-15)
+    assert test.standard_error == pytest.approx(np.std(a - b, ddof=1) / math.sqrt(6), rel=1e-12)
+    bound = test.gain + stats.t.ppf(1 - 0.01, 5) * test.standard_error
+    assert test.upper_bound(0.01) == pytest.approx(bound, rel=1e-12)
+
+
+def test_holm_step_down_by_hand():
+    # sorted 0.01, 0.02, 0.04 against 3, 2, 1: 0.03, 0.04, max(0.04, 0.04)
+    adjusted = _paired.holm({"a": 0.02, "b": 0.01, "c": 0.04})
+    assert adjusted == pytest.approx({"b": 0.03, "a": 0.04, "c": 0.04}, rel=1e-12)
+    # monotone: a later raw p times its smaller factor cannot fall below an earlier adjusted one
+    assert _paired.holm({"a": 0.01, "b": 0.011}) == pytest.approx({"a": 0.02, "b": 0.02})
+
+
+def test_a_clear_paired_gain_is_supported():
+    runs = _runs(BASE, kernel_sum=_shifted(BASE, [0.03, 0.032, 0.028, 0.031, 0.029]))
+    claim = experiment.comparison_claim(runs)
+    assert claim.verdict == "supported" and claim.conclusive
+    assert claim.evidence["paired_gain.kernel_sum"] == pytest.approx(0.03, abs=1e-12)
+    assert claim.evidence["effect_asked"] == pytest.approx(0.119 * 0.4, rel=1e-12)
+    assert claim.evidence["seeds"] == 5.0
+    for text in ("paired t-test", "Holm", "0.02275", "0.98", "0.119"):
+        assert text in claim.rule
+
+
+def test_the_pairing_is_by_seed_not_by_row_order():
+    # a shared seed effect of 0.2 swamps an unpaired test; the paired differences are all 0.01
+    cosine = [0.5, 0.6, 0.7, 0.8]
+    mixture = _rows([0.81, 0.51, 0.71, 0.61], seeds=[3, 0, 2, 1])  # rows out of seed order
+    runs = {"cosine": _rows(cosine), "concat": mixture}
+    claim = experiment.comparison_claim(runs)
+    assert claim.evidence["paired_gain.concat"] == pytest.approx(0.01, abs=1e-12)
+    assert claim.evidence["paired_standard_error.concat"] == pytest.approx(0.0, abs=1e-12)
+    assert claim.supported is True
+    # an unpaired test of the same numbers sees nothing
+    assert stats.ttest_ind([0.51, 0.61, 0.71, 0.81], cosine, alternative="greater").pvalue > 0.4
+
+
+def _threshold_case(t_factor: float) -> dict[str, list[dict[str, float]]]:
+    """One mixture whose paired t statistic is ``t_factor`` times the one-sided critical value
+    at ALPHA (m = 1): differences g + c * (1, -1, 1, -1), se = c / sqrt(3)."""
+    c = 0.004
+    se = c * math.sqrt(4 / 3) / 2
+    g = t_factor * stats.t.isf(ALPHA, 3) * se
+    diffs = [g + c, g - c, g + c, g - c]
+    return _runs(BASE[:4], kernel_sum=_shifted(BASE[:4], diffs))
+
+
+@pytest.mark.parametrize("factor, supported", [(1.0001, True), (0.9999, False)])
+def test_the_threshold_is_two_sigma_one_sided(factor, supported):
+    claim = experiment.comparison_claim(_threshold_case(factor))
     assert claim.supported is supported
-    assert claim.evidence["best_mixture_is_concat"] == best_is_concat
-    assert claim.evidence["best_mixture_gain"] == 0.25
-    assert claim.evidence["pooled_standard_error"] == _pooled(summary[best], summary["cosine"])
+    p = claim.evidence["p_holm.kernel_sum"]
+    assert (p <= ALPHA) is supported
+
+
+def test_holm_stops_two_borderline_mixtures_that_each_pass_alone():
+    # each raw p about 0.015 (< alpha) but above alpha / 2: Holm rejects neither
+    t_crit = stats.t.isf(0.015, 3)
+    c = 0.004
+    g = t_crit * c * math.sqrt(4 / 3) / 2
+    diffs = [g + c, g - c, g + c, g - c]
+    runs = _runs(
+        BASE[:4],
+        kernel_sum=_shifted(BASE[:4], diffs),
+        concat=_shifted(BASE[:4], diffs[::-1]),
+    )
+    claim = experiment.comparison_claim(runs)
+    assert claim.evidence["p_one_sided.kernel_sum"] == pytest.approx(0.015, rel=1e-9)
+    assert claim.evidence["p_holm.kernel_sum"] == pytest.approx(0.03, rel=1e-9)
+    assert claim.supported is False
+    alone = experiment.comparison_claim({k: runs[k] for k in ("cosine", "kernel_sum")})
+    assert alone.supported is True  # the same mixture on its own passes
+
+
+def test_no_gain_with_tight_seeds_is_not_supported():
+    runs = _runs(
+        BASE,
+        kernel_sum=_shifted(BASE, [0.002, -0.001, 0.0, -0.002, 0.001]),
+        concat=_shifted(BASE, [-0.003, 0.001, -0.001, 0.0, 0.002]),
+    )
+    claim = experiment.comparison_claim(runs)
+    assert claim.verdict == "not supported" and claim.conclusive
+    assert max(claim.evidence["upper_bound.kernel_sum"], claim.evidence["upper_bound.concat"]) < (
+        0.119 * 0.4
+    )
+
+
+def test_no_gain_with_wide_seeds_is_inconclusive():
+    runs = _runs(BASE, kernel_sum=_shifted(BASE, [0.06, -0.05, 0.04, -0.03, 0.02]))
+    claim = experiment.comparison_claim(runs)
+    assert claim.verdict == "inconclusive" and "too few seeds" in claim.reason
+    assert claim.evidence["upper_bound.kernel_sum"] >= claim.evidence["effect_asked"]
+
+
+def test_one_wide_mixture_keeps_a_tight_null_mixture_inconclusive():
+    runs = _runs(
+        BASE,
+        kernel_sum=_shifted(BASE, [0.002, -0.001, 0.0, -0.002, 0.001]),
+        concat=_shifted(BASE, [0.06, -0.05, 0.04, -0.03, 0.02]),
+    )
+    assert experiment.comparison_claim(runs).verdict == "inconclusive"
+
+
+@pytest.mark.parametrize("top, conclusive", [(0.98, False), (below(0.98), True)])
+def test_the_ceiling_makes_even_a_clear_gain_inconclusive(top, conclusive):
+    cosine = [top - 0.01] * 4
+    mixture = [top] * 4  # mean exactly ``top``: four equal floats
+    claim = experiment.comparison_claim(_runs(cosine, concat=mixture))
+    assert claim.conclusive is conclusive
+    assert claim.supported is conclusive  # a gain of 0.01 on every seed
+    if not conclusive:
+        assert "ceiling" in claim.reason
+
+
+def test_a_single_seed_is_inconclusive():
+    claim = experiment.comparison_claim(_runs([0.6], kernel_sum=[0.7]))
+    assert claim.verdict == "inconclusive"
+    assert claim.evidence["seeds"] == 1.0
 
 
 def test_student_t_is_reported_beside_the_rule_but_does_not_decide_it():
-    summary = {
-        "cosine": _entry(0.5, 0.125, 4),
-        "kernel_sum": _entry(0.5, 0.0, 4),
-        "student_t": _entry(0.875, 0.25, 16),  # far better than cosine: not in the rule
-    }
-    claim = experiment.comparison_claim(summary)
-    assert claim.supported is False
-    assert claim.evidence["student_t_gain"] == 0.375
-    assert claim.evidence["student_t_pooled_standard_error"] == pytest.approx(
-        _pooled(summary["student_t"], summary["cosine"]), rel=1e-12
+    runs = _runs(
+        BASE,
+        kernel_sum=_shifted(BASE, [0.002, -0.001, 0.0, -0.002, 0.001]),
+        student_t=_shifted(BASE, [0.1, 0.11, 0.09, 0.1, 0.1]),
     )
-    assert claim.evidence["seeds"] == 4.0
+    claim = experiment.comparison_claim(runs)
+    assert claim.verdict == "not supported"
+    assert claim.evidence["paired_gain.student_t"] == pytest.approx(0.1, abs=1e-12)
+    assert "p_holm.student_t" not in claim.evidence

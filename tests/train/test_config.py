@@ -71,7 +71,14 @@ def test_auto_rules_follow_the_data(tmp_path: Path) -> None:
 @pytest.mark.parametrize("path", CONFIGS, ids=[p.stem for p in CONFIGS])
 def test_each_shipped_config_runs_one_step(path: Path, tmp_path: Path) -> None:
     recipe = yaml.safe_load(path.read_text())
-    assert recipe["model"]["backbone"] == "resnet18" and recipe["optim"]["name"] == "lars"
+    # the file says which network it is: ResNet-50 (the official Kernel-InfoNCE default) or
+    # the project's ResNet-18 recipe, never "the papers' recipe" for a ResNet-18
+    backbone = "resnet50" if path.stem.endswith("_resnet50") else "resnet18"
+    assert recipe["model"]["backbone"] == backbone and recipe["optim"]["name"] == "lars"
+    header = path.read_text().split("\ndata:")[0]
+    assert f"ResNet-{backbone[6:]}" in header and "The papers' recipe" not in header
+    if backbone == "resnet50":
+        assert recipe["model"]["projector_layers"] == 2 and "official code" in header
     rng = np.random.default_rng(0)
     data = tmp_path / "tiny.npz"
     np.savez(
@@ -99,7 +106,7 @@ def test_each_shipped_config_runs_one_step(path: Path, tmp_path: Path) -> None:
     written = yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())
     # the recipe's kernel, written as its canonical mapping
     assert written["loss"]["kernel"] == loss_spec(recipe["loss"]["kernel"], 128)
-    assert written["model"]["projector_layers"] == 3
+    assert written["model"]["projector_layers"] == recipe["model"]["projector_layers"]
 
 
 def test_data_settings_reach_the_loader(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -24,7 +24,8 @@ def run_config(
     The experiment's choices (data, kernel, seed, epochs, batch size, one thread, monitors off)
     form the ``base`` of :func:`contrastlab.train.config.build_config`; the user's
     ``train_overrides`` are applied over it and win. At full scale the base sits over
-    ``configs/cifar10_<name>.yaml`` (the cosine file for a kernel without its own).
+    ``configs/cifar10_<name>.yaml`` (the cosine file for a kernel without its own;
+    ``cifar10_<name>_resnet50.yaml`` with ``full_model=resnet50``).
 
     Args:
         kernel: a kernel (or loss_sum) spec in any accepted form; normalised here.
@@ -43,14 +44,16 @@ def run_config(
     }
     if full:
         folder = _config_folder(settings)
-        own = folder / f"cifar10_{spec['name']}.yaml"
-        config_file = own if own.is_file() else folder / "cifar10_cosine.yaml"
+        suffix = "" if settings.full_model == "resnet18" else f"_{settings.full_model}"
+        own = folder / f"cifar10_{spec['name']}{suffix}.yaml"
+        config_file = own if own.is_file() else folder / f"cifar10_cosine{suffix}.yaml"
         if settings.full_epochs is not None:
             train["epochs"] = settings.full_epochs
         return _checked(build_config(config_file, settings.train_overrides, base=base))
     # One thread: on a busy two-core machine a second thread mostly waits (see demo).
     train.update(epochs=settings.epochs, threads=1)
     base["optim"] = {"batch_size": settings.batch_size}
+    base["model"] = {"backbone": settings.cpu_backbone}
     return _checked(build_config(None, settings.train_overrides, base=base))
 
 
@@ -85,25 +88,60 @@ def _row(result: dict[str, Any], seed: int) -> dict[str, Any]:
 
 
 def train_all(settings: Settings, runs_dir: Path, full: bool) -> dict[str, Any]:
-    """Train every kernel with every seed; returns per-run results and the raw-input reference."""
-    from contrastlab.train.trainer import train
+    """Train every kernel with every seed, seed-major (a round of seeds covers every kernel, so
+    a stopped run still pairs every kernel with cosine on each seed it completed).
+
+    With ``settings.budget_minutes`` set, a new round starts only while the rounds so far,
+    continued at their mean pace, end within the budget; the first round always runs. The
+    decision uses only elapsed time, never a score. Returns per-run results, the raw-input
+    reference, and ``rounds`` (completed seeds), ``stopped_by_budget``, ``seconds``.
+    """
+    import time
 
     seeds = [settings.seed + i for i in range(settings.seeds)]
     specs = dict(zip(names(settings), settings.kernels))
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name in specs}
     raw: dict[str, float] = {}
-    first = True
+    started, stopped = time.perf_counter(), False
+    budget = None if settings.budget_minutes is None else 60.0 * settings.budget_minutes
     with progress(len(runs) * len(seeds), "kernels") as tick:
-        for seed in seeds:  # seed-major: a partial run still covers every kernel
-            for name, spec in specs.items():
-                wanted = settings.raw_baseline and first
-                config = run_config(settings, spec, seed, full, raw_baseline=wanted)
-                result = train(config, runs_dir / f"{name}_seed{seed}", log=lambda _: None)
-                raw = result.get("raw_pixels", result.get("raw_features", raw))
-                first = False
-                runs[name].append(_row(result, seed))
+        for done, seed in enumerate(seeds):
+            elapsed = time.perf_counter() - started
+            if budget is not None and done and elapsed * (done + 1) / done > budget:
+                stopped = True
+                break
+            raw = _train_round(settings, specs, seed, runs_dir, full, runs, first=not done) or raw
+            for _ in specs:
                 tick()
-    return {"runs": runs, "raw": {k: float(v) for k, v in raw.items()}}
+    return {
+        "runs": runs,
+        "raw": {k: float(v) for k, v in raw.items()},
+        "rounds": len(runs["cosine"]) if "cosine" in runs else 0,
+        "stopped_by_budget": stopped,
+        "seconds": time.perf_counter() - started,
+    }
+
+
+def _train_round(
+    settings: Settings,
+    specs: dict[str, Any],
+    seed: int,
+    runs_dir: Path,
+    full: bool,
+    runs: dict[str, list[dict[str, Any]]],
+    first: bool,
+) -> dict[str, float]:
+    """One seed of every kernel, appended to ``runs``; the raw-input scores of the first run."""
+    from contrastlab.train.trainer import train
+
+    raw: dict[str, float] = {}
+    for name, spec in specs.items():
+        wanted = settings.raw_baseline and first and not raw
+        config = run_config(settings, spec, seed, full, raw_baseline=wanted)
+        result = train(config, runs_dir / f"{name}_seed{seed}", log=lambda _: None)
+        raw = result.get("raw_pixels", result.get("raw_features", raw))
+        runs[name].append(_row(result, seed))
+    return raw
 
 
 def summarise(runs: dict[str, list[dict[str, Any]]]) -> dict[str, dict[str, float]]:

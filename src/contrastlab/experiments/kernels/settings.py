@@ -49,11 +49,29 @@ class Settings:
     seed: int = setting(0, low=0)
     epochs: int = setting(40, low=1, doc="CPU scale")
     batch_size: int = setting(256, low=2, doc="CPU scale")
+    cpu_backbone: str = setting(
+        "small_cnn",
+        choices=("auto", "small_cnn", "mlp", "linear", "resnet18", "resnet34", "resnet50"),
+        doc="CPU scale: the backbone of every run, fixed so that all kernels share it (the "
+        "trainer's auto choice for 8 x 8 digits; mlp for vector data, auto for the trainer's)",
+    )
+    budget_minutes: float | None = setting(
+        None,
+        above=0,
+        doc="stop before a round of seeds that would end past this many minutes (None: no "
+        "limit); the first round always runs, the claim uses the rounds completed",
+    )
     raw_baseline: bool = setting(True, doc="raw inputs through the same kNN / linear probe, once")
     train_overrides: tuple[str, ...] = setting(
         [], doc="trainer settings 'key=value' for every run; they win over the experiment's"
     )
     scale: str = setting("auto", doc="auto: full for cifar10/100 on a GPU, cpu otherwise")
+    full_model: str = setting(
+        "resnet18",
+        choices=("resnet18", "resnet50"),
+        doc="full scale: the project's ResNet-18 configs or the official code's ResNet-50 "
+        "default (configs/cifar10_<kernel>_resnet50.yaml, the cosine one for other kernels)",
+    )
     full_epochs: int | None = setting(None, low=1, doc="full scale: None keeps the configs' 400")
     configs: str | None = setting(None, doc="folder with cifar10_<kernel>.yaml")
     runs_dir: str | None = setting(None, doc="keep the run folders here (None: deleted)")
