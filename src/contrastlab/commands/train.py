@@ -1,7 +1,9 @@
 """Train a contrastive model with any kernel (SimCLR-style), on one process or under torchrun.
 
 ``--resume`` continues the run in ``--out`` from its checkpoint with the run's own
-``config.yaml`` (other settings given with it are not used). ``--epochs N`` then extends a run to
+``config.yaml``; settings given with it may change only what
+:data:`contrastlab.train.resume.RESUMABLE` lists (epochs, threads, monitors, ...), any other
+that differs is refused naming the keys. ``--epochs N`` then extends a run to
 ``N`` epochs: each step's learning rate is that of the warm-up + cosine schedule over ``N``
 epochs, so the new epochs get the rates an uninterrupted ``N``-epoch run has at those steps and the
 epochs already trained keep theirs (see :func:`contrastlab.train.trainer.train`).

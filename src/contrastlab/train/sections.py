@@ -138,6 +138,7 @@ class TrainSection:
     threads: int | None = setting(None, low=1)
     progress: bool = setting(True)
     checkpoint_every: int = setting(1, low=1)
+    checkpoint_every_steps: int | None = setting(None, low=1)
     save_epochs: tuple[int, ...] = setting([], low=1)
 
 

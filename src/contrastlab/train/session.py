@@ -46,6 +46,7 @@ def train_run(
     from contrastlab.train.components import build_loss
     from contrastlab.train.config import build_config
     from contrastlab.train.lock import run_lock
+    from contrastlab.train.resume import given_keys
     from contrastlab.train.trainer import train
 
     for flag, value in (("--epochs", epochs), ("--batch-size", batch_size)):
@@ -62,7 +63,8 @@ def train_run(
     if log is None:
         config["train"]["progress"] = False
     with run_lock(out, log or (lambda _: None)):  # training and the report, as one holder
-        metrics = train(config, out, resume=resume, log=log or (lambda _: None))
+        keys = given_keys(config_file, overrides, flags) if resume else None
+        metrics = train(config, out, resume=resume, given_keys=keys, log=log or (lambda _: None))
         if "history" in metrics:  # rank 0
             write_run_report(Path(out), metrics)
     return metrics

@@ -29,7 +29,7 @@ from __future__ import annotations
 import math
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,7 +42,7 @@ from torch import Tensor, nn
 from contrastlab.data.sources import DataSplit, load_source
 from contrastlab.errors import InputError
 from contrastlab.files import atomic_write
-from contrastlab.settings import AUTO
+from contrastlab.settings import AUTO, to_mapping
 from contrastlab.train import config as config_lib
 from contrastlab.train.checkpoint import (
     initialise_from,
@@ -58,6 +58,7 @@ from contrastlab.train.history import read_history, write_history
 from contrastlab.train.lock import run_lock
 from contrastlab.train.loop import Schedule, seed_everything, torch_threads
 from contrastlab.train.optim import build_optimizer, parameter_groups
+from contrastlab.train.resume import resume_settings
 from contrastlab.train.sections import RunConfig, TrainConfig, train_config
 
 CHECKPOINT = "checkpoint.pt"
@@ -99,6 +100,7 @@ def train(
     out_dir: str | Path,
     *,
     resume: bool = False,
+    given_keys: Collection[str] | None = None,
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
     """Train as ``config`` says, writing the run folder ``out_dir``; returns the final metrics.
@@ -119,6 +121,12 @@ def train(
             trained keep the rates of the shorter schedule; with a constant rate
             (``optim.warmup_epochs=0``, ``optim.min_lr_ratio=1``) an extended run equals an
             uninterrupted one. Fewer epochs than the checkpoint reached is an error.
+        given_keys: on ``resume``, the dotted keys the user gave (flags, ``--set`` keys, a
+            config file's keys): each is compared with ``config.yaml``; those of
+            :data:`contrastlab.train.resume.RESUMABLE` (epochs, threads, monitors, ...) are
+            taken from ``config``, any other that differs is an :class:`InputError` naming the
+            keys. ``None``: nothing is compared and only ``train.epochs`` (when not ``auto``)
+            is taken from ``config``.
         log: where one-line progress messages go (rank 0 only).
 
     The run holds the folder's lock (:mod:`contrastlab.train.lock`) throughout: a second run
@@ -131,7 +139,7 @@ def train(
     out = Path(out_dir)
     given = train_config(config)
     if resume:
-        given = _resume_config(out, given)
+        given = _resume_config(out, given, given_keys)
     with run_lock(out, log):
         runtime = setup(given.train.device)
         try:
@@ -149,12 +157,16 @@ def train(
             cleanup(runtime)
 
 
-def _resume_config(out: Path, given: TrainConfig) -> TrainConfig:
+def _resume_config(
+    out: Path, given: TrainConfig, given_keys: Collection[str] | None
+) -> TrainConfig:
     if not (out / CHECKPOINT).is_file():
         raise InputError(f"--resume: no {CHECKPOINT} in {out}")
     saved = config_lib.load_config_file(out / CONFIG)
+    if given_keys is not None:
+        saved = resume_settings(saved, to_mapping(given), given_keys, str(out))
     saved.setdefault("train", {})
-    if given.train.epochs != AUTO:
+    if given_keys is None and given.train.epochs != AUTO:
         saved["train"]["epochs"] = given.train.epochs
     saved["train"]["progress"] = given.train.progress
     return train_config(saved)
@@ -284,6 +296,7 @@ def _place_model(
 def restore(state: Training) -> None:
     """Load model, optimisers, scaler, RNG states, epoch and step from ``checkpoint.pt``."""
     saved = load_checkpoint(state.out / CHECKPOINT, map_location=state.device)
+    _check_same_data(state, saved.get("data"))
     state.model.load_state_dict(saved["model"])
     state.optimizer.load_state_dict(saved["optimizer"])
     if state.probe is not None and saved.get("probe") is not None:
@@ -298,8 +311,20 @@ def restore(state: Training) -> None:
             f"--resume: the run in {state.out} has trained {state.start_epoch} epochs already; "
             f"--epochs {epochs} cannot shorten it"
         )
-    state.history = read_history(state.out / HISTORY, state.start_epoch)
+    state.history = saved.get("history") or read_history(state.out / HISTORY, state.start_epoch)
     state.log(f"resuming {state.out} at epoch {state.start_epoch} of {epochs}")
+
+
+def _check_same_data(state: Training, saved: dict[str, Any] | None) -> None:
+    """The data of a resumed run are those its checkpoint was trained on (a file that changed
+    under the same name is an error; checkpoints of older versions carry no signature)."""
+    now = _data_signature(state)
+    differing = [f"{k} {saved[k]} -> {now[k]}" for k in now if saved and saved.get(k) != now[k]]
+    if differing:
+        raise InputError(
+            f"--resume: the data of {state.out} changed since its checkpoint "
+            f"({', '.join(differing)}); resume with the same data or start a new --out"
+        )
 
 
 def start_folder(state: Training, fresh: bool) -> None:
@@ -421,9 +446,9 @@ def end_epoch(state: Training, record: dict[str, Any]) -> None:
                     probe=state.probe,
                 )
             )
-        if save_now:  # before the history: a failed write leaves both as they were
-            save_checkpoint(state.out / CHECKPOINT, _checkpoint_state(state, epoch, all_rng))
         state.history.append(record)
+        if save_now:  # before metrics.jsonl: a failed write leaves both as they were
+            save_checkpoint(state.out / CHECKPOINT, _checkpoint_state(state, epoch, all_rng))
         write_history(state.out / HISTORY, state.history)
         if state.board is not None:
             for key, value in record.items():
@@ -450,6 +475,16 @@ def _checkpoint_state(state: Training, epoch: int, all_rng: list[dict[str, Any]]
         "probe_optimizer": state.probe_optimizer.state_dict() if state.probe_optimizer else None,
         "scaler": state.scaler.state_dict(),
         "rng": all_rng,
+        "data": _data_signature(state),
+        "history": list(state.history),  # what metrics.jsonl holds at this checkpoint
+    }
+
+
+def _data_signature(state: Training) -> dict[str, Any]:
+    """What a checkpoint's weights and step count depend on in the data."""
+    return {
+        "train_size": len(state.train_x),
+        "sample_shape": [int(n) for n in state.data.sample_shape],
     }
 
 
