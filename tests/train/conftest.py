@@ -13,8 +13,10 @@ import torch
 from torch.nn.modules.module import register_module_forward_hook, register_module_forward_pre_hook
 from torch.optim.optimizer import register_optimizer_step_pre_hook
 
-# Small enough that a digits epoch takes a fraction of a second on one core.
+# Small enough that a digits epoch takes a fraction of a second on one core; no time plan
+# (nothing measured before training: the optimiser-step and loss hooks below see only the run).
 TINY = [
+    "train.time_budget=null",
     "model.widths=[8, 16]",
     "model.projector_hidden=32",
     "model.projector_dim=16",

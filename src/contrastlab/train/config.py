@@ -22,8 +22,11 @@ Rules for ``auto`` (documented choices, not taken from a paper):
 
 * ``augment.preset``: ``vector`` for vectors; ``small_gray`` for greyscale images up to 64
   pixels; ``cifar`` for colour up to 64; ``imagenet`` above.
-* ``model.backbone``: ``mlp`` for vectors, ``small_cnn`` for greyscale up to 64 pixels,
-  ``resnet18`` otherwise (with the CIFAR stem up to 64 pixels).
+* ``model.backbone``: ``mlp`` for vectors, ``small_cnn`` for greyscale up to 64 pixels and,
+  on a CPU, for colour up to 64 pixels; ``resnet18`` otherwise (with the CIFAR stem up to 64
+  pixels). A fresh run with neither ``model.backbone``, ``model.widths`` nor ``train.epochs``
+  given lets :mod:`contrastlab.train.budget` choose the model and the epochs by timing
+  candidates against ``train.time_budget`` instead.
 * ``optim.name``: ``adamw`` (converges in few steps on the CPU-sized defaults); the GPU recipes
   shipped in ``contrastlab/configs/`` use ``lars``. ``optim.lr``: AdamW 2e-3 * B / 256; SGD and
   LARS 0.3 * B / 256 (SimCLR's linear scaling). ``optim.weight_decay``: 1e-6 for LARS
@@ -31,6 +34,10 @@ Rules for ``auto`` (documented choices, not taken from a paper):
 * ``train.epochs``: a budget of about 300,000 augmented pairs for data of at most 64 pixels on
   a CPU (between 10 and 300 epochs; 4,000 MNIST images -> 75 epochs, 1,437 digits -> 200), so a
   default run on a few thousand small images ends within minutes on two cores; 100 epochs on a GPU.
+  A trainer's fresh run fills it from ``train.time_budget`` instead
+  (:mod:`contrastlab.train.budget`).
+* ``train.time_budget``: :data:`CPU_BUDGET_SECONDS` (10 minutes) on a CPU, none on an
+  accelerator (the paper recipes); ``null`` turns the budget off.
 * ``monitor.every``: about ten monitor points over the run.
 * ``model.init_from``: a checkpoint file or run folder whose tensors initialise the model where
   names and shapes match (the rest, e.g. a resized last projector layer, start fresh); used by
@@ -73,6 +80,7 @@ FLAG_NAMES = {
 }
 
 CPU_PAIR_BUDGET = 300_000
+CPU_BUDGET_SECONDS = 600.0
 RAW_BASELINE_MAX_SAMPLES = 20_000
 RAW_BASELINE_MAX_VALUES = 4096
 
@@ -238,11 +246,13 @@ def resolve(
     """
     cfg: dict[str, Any] = to_mapping(train_config(config))
     sample_shape = tuple(data.sample_shape)
-    _resolve_augment_and_model(cfg, data, sample_shape)
+    _resolve_augment_and_model(cfg, data, sample_shape, device_type)
     _resolve_optim(cfg, len(data.train_x), world_size)
     _resolve_length(cfg, sample_shape, len(data.train_x), device_type)
     if cfg["train"]["device"] == AUTO:
         cfg["train"]["device"] = device_type
+    if cfg["train"]["time_budget"] == AUTO:
+        cfg["train"]["time_budget"] = CPU_BUDGET_SECONDS if device_type == "cpu" else None
     return run_config(cfg)
 
 
@@ -251,7 +261,7 @@ def _is_small(sample_shape: tuple[int, ...]) -> bool:
 
 
 def _resolve_augment_and_model(
-    cfg: dict[str, Any], data: DataSplit, sample_shape: tuple[int, ...]
+    cfg: dict[str, Any], data: DataSplit, sample_shape: tuple[int, ...], device_type: str
 ) -> None:
     aug, model = cfg["augment"], cfg["model"]
     is_image = len(sample_shape) == 3
@@ -269,7 +279,8 @@ def _resolve_augment_and_model(
     for key in ("mean", "std"):  # vectors: no per-channel normalisation
         aug[key] = None if aug[key] == AUTO else aug[key]
     if model["backbone"] == AUTO:
-        model["backbone"] = "mlp" if not is_image else "small_cnn" if gray and small else "resnet18"
+        cheap = small and (gray or device_type == "cpu")
+        model["backbone"] = "mlp" if not is_image else "small_cnn" if cheap else "resnet18"
     if model["cifar_stem"] == AUTO:
         model["cifar_stem"] = bool(small and model["backbone"].startswith("resnet"))
 

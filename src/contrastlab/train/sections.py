@@ -140,6 +140,7 @@ class TrainSection:
     checkpoint_every: int = setting(1, low=1)
     checkpoint_every_steps: int | None = setting(None, low=1)
     save_epochs: tuple[int, ...] = setting([], low=1)
+    time_budget: Auto | float | None = setting(AUTO, above=0)
 
 
 @dataclass(frozen=True)
@@ -208,10 +209,11 @@ class ResolvedOptim(OptimSection):
 
 @dataclass(frozen=True)
 class ResolvedTrain(TrainSection):
-    """The train section resolved: the number of epochs and the device."""
+    """The train section resolved: the number of epochs, the device and the time budget."""
 
     epochs: int = setting(1, low=1)
     device: str = setting("cpu")
+    time_budget: float | None = setting(None, above=0)
 
 
 @dataclass(frozen=True)

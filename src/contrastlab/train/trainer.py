@@ -44,6 +44,7 @@ from contrastlab.errors import InputError
 from contrastlab.files import atomic_write
 from contrastlab.settings import AUTO, to_mapping
 from contrastlab.train import config as config_lib
+from contrastlab.train.budget import Plan, duration, plan_run
 from contrastlab.train.checkpoint import (
     initialise_from,
     load_checkpoint,
@@ -195,11 +196,14 @@ class Training:
     scaler: torch.amp.GradScaler
     amp_dtype: torch.dtype | None
     train_x: Tensor
+    plan: Plan | None = None
+    raw_metrics: dict[str, Any] = field(default_factory=dict)
     start_epoch: int = 0
     step: int = 0
     history: list[dict[str, Any]] = field(default_factory=list)
     progress: Any = None
     board: Any = None
+    resumed_at: tuple[float, int] = (0.0, 0)
 
     @property
     def device(self) -> torch.device:
@@ -220,6 +224,10 @@ def build(
     (``model.init_from`` warm-starts a fresh run, not a resumed one)."""
     started = time.perf_counter()
     data = load_data(given)
+    raw_metrics = _raw_baseline(given, data, runtime) if runtime.is_main else {}
+    plan = None
+    if not resume and not runtime.distributed:  # the ranks would have to agree on timings
+        given, plan = plan_run(given, data, runtime.device, started)
     cfg = config_lib.resolve(given, data, runtime.device.type, runtime.world_size)
     device = runtime.device
     seed_everything(cfg.train.seed + runtime.rank)
@@ -267,6 +275,8 @@ def build(
         scaler=scaler,
         amp_dtype=amp_dtype,
         train_x=_on_device(data.train_x, device),
+        plan=plan,
+        raw_metrics=raw_metrics,
     )
 
 
@@ -346,8 +356,23 @@ def start_folder(state: Training, fresh: bool) -> None:
             f"{schedule.epochs} epochs of {schedule.steps_per_epoch} steps, "
             f"batch {schedule.batch_size}"
         )
+        if state.plan is not None:
+            state.log(f"plan: {state.plan.describe()}")
         state.board = _tensorboard(out)
     state.progress = _progress_bar(cfg, state.runtime, schedule.total_steps, state.step)
+    state.resumed_at = (time.perf_counter(), state.step)
+
+
+def time_left(state: Training) -> float:
+    """Seconds left: the steps still to run at this session's mean wall time per step so far
+    (monitors and checkpoints included), plus the plan's final evaluation."""
+    since, first = state.resumed_at
+    done = state.step - first
+    final = state.plan.final_seconds if state.plan is not None else 0.0
+    if done <= 0:
+        return final
+    per_step = (time.perf_counter() - since) / done
+    return per_step * (state.schedule.total_steps - state.step) + final
 
 
 def run_epoch(state: Training, epoch: int) -> dict[str, Any]:
@@ -373,6 +398,7 @@ def run_epoch(state: Training, epoch: int) -> dict[str, Any]:
                 loss=f"{loss.item():.3f}",
                 lr=f"{lr:.2e}",
                 img_s=f"{len(indices) * state.runtime.world_size / (now - tick):.0f}",
+                left=duration(time_left(state)),
             )
     images = len(batches) * state.schedule.batch_size
     return {
@@ -461,7 +487,7 @@ def end_epoch(state: Training, record: dict[str, Any]) -> None:
     else:
         state.history.append(record)
     log = state.log if state.progress is None else _above_bar(state.progress)
-    _log_record(log, record, state.schedule.epochs)
+    _log_record(log, record, state.schedule.epochs, time_left(state))
     barrier(state.runtime)
 
 
@@ -512,6 +538,8 @@ def final_metrics(state: Training) -> dict[str, Any]:
         else:
             metrics["note"] = "no labels: kNN and linear evaluation skipped"
         metrics["seconds"] = time.perf_counter() - state.started
+        if state.plan is not None:
+            metrics["plan"] = state.plan.to_json()
         metrics["history"] = history
     barrier(state.runtime)
     return metrics
@@ -532,19 +560,30 @@ def _final_evaluation(state: Training) -> dict[str, Any]:
             seed=state.cfg.train.seed,
         )
     }
-    if evaluation.raw_baseline:
-        assert data.train_y is not None and data.test_y is not None  # labelled
-        key = "raw_pixels" if data.kind == "image" else "raw_features"
-        found[key] = evaluate_features(
+    found.update(state.raw_metrics)
+    return found
+
+
+def _raw_baseline(given: TrainConfig, data: DataSplit, runtime: Runtime) -> dict[str, Any]:
+    """The same kNN and linear probe on raw pixels (``raw_pixels``) or raw vectors
+    (``raw_features``) when ``eval.raw_baseline`` says so; computed before training, since it
+    does not depend on the model, so that its time is known when the run is planned."""
+    cfg = config_lib.resolve(given, data, runtime.device.type, runtime.world_size)
+    evaluation = cfg.eval
+    if not (evaluation.raw_baseline and data.train_y is not None and data.test_y is not None):
+        return {}
+    key = "raw_pixels" if data.kind == "image" else "raw_features"
+    return {
+        key: evaluate_features(
             raw_inputs(data.train_x),
             data.train_y.numpy(),
             raw_inputs(data.test_x),
             data.test_y.numpy(),
-            ks=ks,
-            temperature=temperature,
-            linear=linear,
+            ks=evaluation.knn_ks,
+            temperature=evaluation.knn_temperature,
+            linear=evaluation.linear_probe,
         )
-    return found
+    }
 
 
 def _on_device(samples: Tensor, device: torch.device) -> Tensor:
@@ -608,11 +647,13 @@ def _tensorboard(out: Path) -> Any:
     return SummaryWriter(str(out / "tensorboard"))
 
 
-def _log_record(log: Callable[[str], None], record: dict[str, Any], epochs: int) -> None:
+def _log_record(
+    log: Callable[[str], None], record: dict[str, Any], epochs: int, left: float
+) -> None:
     extra = "".join(
         f" {k}={record[k]:.3f}" for k in ("knn_top1_k20", "online_linear_top1") if k in record
     )
     log(
         f"epoch {record['epoch']}/{epochs} loss={record['loss']:.4f} lr={record['lr']:.2e} "
-        f"img/s={record['images_per_second']:.0f}{extra}"
+        f"img/s={record['images_per_second']:.0f}{extra} left {duration(left)}"
     )
