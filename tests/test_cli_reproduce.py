@@ -39,6 +39,9 @@ TINY = [
     "clip_dims=[6, 8]",
     "clip_noise=[0]",
     "clip_anisotropy_diagnostic=[1]",
+    "sweep_coupling=[60]",
+    "real_steps=5",
+    "real_width=16",
 ]
 
 

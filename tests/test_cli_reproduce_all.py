@@ -47,7 +47,8 @@ TINY = [
     # gmm
     "dim=8", "batch_size=64", "n_fit=200", "n_eval=60", "sweep_anisotropy=[1, 100]",
     "sweep_dim=[8]", "sweep_noise=[0, 0.5]", "sweep_samples=[40]", "clip_dims=[6, 8]",
-    "clip_noise=[0]", "clip_anisotropy_diagnostic=[1]",
+    "clip_noise=[0]", "clip_anisotropy_diagnostic=[1]", "sweep_coupling=[60]", "real_steps=5",
+    "real_width=16",
     # clusters, with its real-data section on --data
     "clusters=2", "sets_per_cluster=4", "ratios=[0.1, 1.0]", "capacities=[linear]",
     "negatives=[1, all]", "rows=16", "views_per_source=3", "data_epochs=1", "data_samples=40",

@@ -69,6 +69,12 @@ TINY = [
     "--set",
     "sweep_samples=[40]",
     "--set",
+    "sweep_coupling=[0, 60]",
+    "--set",
+    "real_steps=5",
+    "--set",
+    "real_width=16",
+    "--set",
     "clip_dims=[6, 8]",
     "--set",
     "clip_noise=[0]",
@@ -81,6 +87,8 @@ CLAIM_IDS = [
     "anisotropic_pca_fails",
     "noisy_infonce_within_fisher",
     "clip_within_fisher",
+    "coupled_infonce_recovers_fisher",
+    "real_features_infonce_matches_lda",
 ]
 
 
@@ -94,12 +102,24 @@ def test_reproduce_gmm_quick_end_to_end(tmp_path, capsys):
     for claim in metrics["claims"]:
         assert claim["rule"] and claim["evidence"] and isinstance(claim["supported"], bool)
         assert claim["id"] in printed
+    # two seeds: the claims that need three say so instead of deciding
+    by_id = {c["id"]: c for c in metrics["claims"]}
+    for name in ("coupled_infonce_recovers_fisher", "real_features_infonce_matches_lda"):
+        assert by_id[name]["conclusive"] is False and "2 seeds" in by_id[name]["reason"]
     sweeps = metrics["sweeps"]
     assert [e["value"] for e in sweeps["anisotropy"]] == [1.0, 100.0]
     top = sweeps["anisotropy"][-1]
     # Exact facts of the construction, true at any training budget:
     assert top["oracle"]["captured_fraction"][0] == pytest.approx(1.0)
     assert top["pca"]["captured_fraction"][0] < 0.2  # PCA picks the high-variance directions
+    coupled = sweeps["coupling"][-1]
+    assert coupled["value"] == 60.0 and coupled["oracle"]["captured_fraction"][0] == pytest.approx(
+        1.0
+    )
+    assert len(coupled["mean_span"]["captured_fraction"]) == 2  # the baseline at every point
+    assert [e["value"] for e in sweeps["samples"]] == [40.0]
+    real = metrics["real"]
+    assert real["seeds"] == 2 and real["lda"]["captured_lda"][0] == pytest.approx(1.0)
     assert len(top["infonce"]["captured_fraction"]) == 2  # (mean, sd) over seeds
     assert [(e["anisotropy"], e["in_rule"]) for e in metrics["clip"]] == [
         (100.0, True),
@@ -154,3 +174,47 @@ def test_clip_preconditioner_whitens_and_is_symmetric():
     W = inverse_sqrt_covariance(x)
     np.testing.assert_allclose(W, W.T, atol=1e-12)
     np.testing.assert_allclose(W @ np.cov(x, rowvar=False) @ W, np.eye(6), atol=1e-9)
+
+
+def _pca_entry(value: float, anisotropy: float, coupling: float) -> dict:
+    """A sweep entry with PCA's, the mean span's and a random subspace's captured fraction of F
+    measured on a sample of the generator (InfoNCE, not trained here, is set to the oracle)."""
+    from contrastlab.analysis import mean_span_subspace, pca_subspace
+
+    g = make_gmm(k=4, dim=20, separation=4.0, anisotropy=anisotropy, seed=3, coupling=coupling)
+    F = analysis.fisher_subspace(g.means, g.covariance)
+    rng = np.random.default_rng(0)
+    X, y = g.sample(4000, rng)
+    scores = {
+        "pca": analysis.captured_fraction(pca_subspace(X, 3), F),
+        "mean_span": analysis.captured_fraction(mean_span_subspace(X, y), F),
+        "random": np.mean(
+            [analysis.captured_fraction(rng.standard_normal((20, 3)), F) for _ in range(50)]
+        ),
+        "infonce": 1.0,
+    }
+    return {
+        "value": value,
+        "seeds": 1,
+        **{m: {"captured_fraction": (v, 0.0)} for m, v in scores.items()},
+    }
+
+
+def test_anisotropic_pca_fails_can_fail_on_the_coupled_generator():
+    """Uncoupled, PCA's top directions are orthogonal to F by construction; coupled, they are
+    not, and the rule reads a measurement: it holds at 60 degrees and anisotropy 100 (F turns
+    away from the high-variance directions) and fails at 85 degrees and anisotropy 10, where
+    the high-variance directions are nearly the class directions."""
+    from contrastlab.experiments.gmm.claims import pca_fails_claim
+
+    uncoupled = [_pca_entry(100.0, 100.0, 0.0)]
+    assert uncoupled[0]["pca"]["captured_fraction"][0] < 1e-3
+    held = pca_fails_claim(uncoupled, [_pca_entry(60.0, 100.0, 60.0)], 60.0)
+    failed = pca_fails_claim(uncoupled, [_pca_entry(85.0, 10.0, 85.0)], 85.0)
+    assert held.conclusive and held.supported
+    assert failed.conclusive and not failed.supported
+    assert (
+        failed.evidence["captured_pca@coupling=85"]
+        > 0.5
+        > failed.evidence["captured_random@coupling=85"] + 0.1
+    )

@@ -3,7 +3,8 @@
 Claim (Bansal, Kavis, Sanghavi 2024): with data from a mixture of ``k`` Gaussians with one shared
 covariance ``S`` and positives drawn as a second sample of the same component, a linear encoder
 trained with InfoNCE spans ``F = span{S^-1 (mu_i - mu_bar)}`` (what LDA finds) even for strongly
-anisotropic ``S``, where PCA finds the high-variance class-free directions instead. With noisy
+anisotropic ``S``, where PCA finds the high-variance class-free directions instead, and (the
+coupled generator) when ``S^-1`` turns ``F`` away from the span of the means. With noisy
 positives InfoNCE learns a subset of ``F``; with two modalities (CLIP) each encoder learns a
 subset of its own modality's Fisher subspace.
 
@@ -27,6 +28,11 @@ def run(settings: Settings) -> ExperimentResult:
     """Run the sweeps of ``gmm.md``: check -> compute -> claims -> report -> metrics."""
     check(settings)
     found = compute(settings)
-    claims = decide(found.sweeps, found.clip)
-    metrics = {"sweeps": found.sweeps, "clip": found.clip, "per_seed": found.per_seed}
+    claims = decide(found.sweeps, found.clip, found.real, settings.coupling_angle)
+    metrics = {
+        "sweeps": found.sweeps,
+        "clip": found.clip,
+        "real": found.real,
+        "per_seed": found.per_seed,
+    }
     return ExperimentResult(claims, build_report(settings, found, claims), metrics)

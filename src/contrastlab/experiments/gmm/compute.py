@@ -1,7 +1,9 @@
 """The numbers of the ``gmm`` reproduction: linear InfoNCE and CLIP encoders on Gaussian mixtures.
 
 Choices fixed here because the paper's could not be confirmed (also stated in the report): the
-generator of ``data.gmm`` (simplex means, high-variance directions orthogonal to ``F``, noise =
+generator of ``data.gmm`` (simplex means, high-variance directions orthogonal to ``F`` in the
+anisotropy, dimension and noise sweeps, tilted by ``coupling_angle`` towards the means in the
+coupling and finite-sample sweeps so that ``F`` differs from the mean span; noise =
 positive from a uniformly random component with probability ``noise``), the cosine kernel with
 temperature 0.2 (``kernel=inner_product:t=0.2`` gives the unnormalised ``<Ax, Ax'> / t``), a
 linear encoder without bias of rank ``k - 1``, Adam on fresh mini-batches.
@@ -16,15 +18,13 @@ import numpy as np
 import torch
 from numpy.typing import NDArray
 from scipy.linalg import orthogonal_procrustes
-from sklearn.metrics import normalized_mutual_info_score
-from sklearn.neighbors import NearestCentroid
 
 from contrastlab import kernels, losses
 from contrastlab.analysis._threads import single_thread
-from contrastlab.analysis.graphs import kmeans_labels
 from contrastlab.analysis.subspaces import (
     fisher_subspace,
     lda_subspace,
+    mean_span_subspace,
     orthonormal_basis,
     pca_subspace,
     subspace_alignment,
@@ -37,23 +37,15 @@ from contrastlab.data.gmm import (
 )
 from contrastlab.experiments._common import mean_sd, progress
 from contrastlab.experiments.free_embedding import train_linear_clip, train_linear_infonce
+from contrastlab.experiments.gmm.downstream import downstream
+from contrastlab.experiments.gmm.real import real_point
 from contrastlab.experiments.gmm.settings import Settings
 from contrastlab.specs import build_kernel
 
 __all__ = ["METHODS", "Computed", "clip_losses", "compute", "inverse_sqrt_covariance"]
 
 Array = NDArray[np.float64]
-METHODS = ("infonce", "lda", "pca", "oracle", "random")
-
-
-def _downstream(
-    basis: Array, X: Array, y: NDArray[np.int64], Xe: Array, ye: Any, k: int, seed: int
-) -> dict[str, float]:
-    """Nearest-centroid accuracy (centroids from the fit sample) and k-means NMI, projected."""
-    train, test = X @ basis, Xe @ basis
-    accuracy = float(NearestCentroid().fit(train, y).score(test, ye))
-    nmi = float(normalized_mutual_info_score(ye, kmeans_labels(test, k, seed)))
-    return {"nc_accuracy": accuracy, "kmeans_nmi": nmi}
+METHODS = ("infonce", "lda", "mean_span", "pca", "oracle", "random")
 
 
 def _point(
@@ -62,12 +54,21 @@ def _point(
     dim: int,
     noise: float,
     samples: int | None,
+    coupling: float,
     seed: int,
 ) -> dict[str, dict[str, float]]:
     """All methods at one sweep point and seed: alignment with F and downstream scores."""
     k = settings.k
     rank = settings.rank or k - 1
-    gmm = make_gmm(k, dim, settings.separation, anisotropy, n_large=settings.n_large, seed=seed)
+    gmm = make_gmm(
+        k,
+        dim,
+        settings.separation,
+        anisotropy,
+        n_large=settings.n_large,
+        seed=seed,
+        coupling=coupling,
+    )
     fisher = fisher_subspace(gmm.means, gmm.covariance, gmm.weights)
     rng = np.random.default_rng([seed, 1])
     X, y = gmm.sample(settings.n_fit if samples is None else samples, rng)
@@ -93,6 +94,7 @@ def _point(
     bases = {
         "infonce": orthonormal_basis(trained.weights[0].T),
         "lda": lda_subspace(X, y, dim=min(rank, k - 1)),
+        "mean_span": mean_span_subspace(X, y, dim=min(rank, k - 1)),
         "pca": pca_subspace(X, rank),
         "oracle": fisher,
         "random": orthonormal_basis(rng.standard_normal((dim, rank))),
@@ -105,7 +107,7 @@ def _point(
             "captured_fraction": align.captured_fraction,
             "containment": align.containment,
             "largest_angle": align.largest_angle,
-            **_downstream(basis, X, y, Xe, ye, k, seed),
+            **downstream(basis, X, y, Xe, ye, k, seed),
         }
     out["infonce"]["final_loss"] = float(np.mean(trained.losses[-20:]))
     return out
@@ -223,17 +225,23 @@ def clip_losses(
     return totals[0] / batches, totals[1] / batches
 
 
-Point = tuple[float, int, float, "int | None"]
+Point = tuple[float, int, float, "int | None", float]
 
 
 def _sweeps(settings: Settings) -> dict[str, list[tuple[float, Point]]]:
-    """Each sweep as ``[(swept value, (anisotropy, dim, noise, samples)), ...]``."""
-    base_a, base_d = settings.anisotropy, settings.dim
+    """Each sweep as ``[(swept value, (anisotropy, dim, noise, samples, coupling)), ...]``.
+
+    Anisotropy, dimension and noise run on the uncoupled generator (as before the coupling
+    existed); the coupling sweep at the base anisotropy and dimension; the finite-sample sweep
+    at the coupled point (``coupling_angle``), so that it tests the coupled claim from data.
+    """
+    base_a, base_d, base_c = settings.anisotropy, settings.dim, float(settings.coupling_angle)
     return {
-        "anisotropy": [(a, (a, base_d, 0.0, None)) for a in settings.sweep_anisotropy],
-        "dim": [(float(d), (base_a, d, 0.0, None)) for d in settings.sweep_dim],
-        "noise": [(n, (base_a, base_d, n, None)) for n in settings.sweep_noise],
-        "samples": [(float(n), (base_a, base_d, 0.0, n)) for n in settings.sweep_samples],
+        "anisotropy": [(a, (a, base_d, 0.0, None, 0.0)) for a in settings.sweep_anisotropy],
+        "dim": [(float(d), (base_a, d, 0.0, None, 0.0)) for d in settings.sweep_dim],
+        "noise": [(n, (base_a, base_d, n, None, 0.0)) for n in settings.sweep_noise],
+        "coupling": [(c, (base_a, base_d, 0.0, None, c)) for c in settings.sweep_coupling],
+        "samples": [(float(n), (base_a, base_d, 0.0, n, base_c)) for n in settings.sweep_samples],
     }
 
 
@@ -252,15 +260,18 @@ class Computed:
     """The numbers of one run.
 
     Attributes:
-        sweeps: per sweep name, ``[{"value": swept value, method: {score: (mean, sd)}}, ...]``.
+        sweeps: per sweep name, ``[{"value": swept value, "seeds": n, method: {score: (mean, sd)}},
+            ...]``.
         clip: per CLIP point, ``{"anisotropy", "noise", "in_rule", "clip_a", "clip_b",
             "random_a", "random_b", "training"}`` with ``(mean, sd)`` scores.
         per_seed: every point's rows, one per seed, keyed by ``str(point)``.
+        real: the digits part, ``{"seeds": n, method: {score: (mean, sd)}}`` (empty when off).
     """
 
     sweeps: dict[str, list[dict[str, Any]]]
     clip: list[dict[str, Any]]
     per_seed: dict[str, list[dict[str, dict[str, float]]]]
+    real: dict[str, Any]
 
 
 def _clip_points(settings: Settings) -> list[tuple[float, float]]:
@@ -276,7 +287,7 @@ def compute(settings: Settings) -> Computed:
     sweeps = _sweeps(settings)
     points = sorted({p for sweep in sweeps.values() for _, p in sweep}, key=str)
     clip_points = _clip_points(settings)
-    total = (len(points) + len(clip_points)) * len(seeds)
+    total = (len(points) + len(clip_points) + bool(settings.real_steps)) * len(seeds)
     cache: dict[Point, list[dict[str, dict[str, float]]]] = {}
     clip: dict[tuple[float, float], list[dict[str, dict[str, float]]]] = {}
     with single_thread(), progress(total, "gmm") as tick:
@@ -290,12 +301,32 @@ def compute(settings: Settings) -> Computed:
             for seed in seeds:
                 clip[anisotropy, noise].append(_clip_point(settings, anisotropy, noise, seed))
                 tick()
+        real_rows = []
+        for seed in seeds if settings.real_steps else []:
+            real_rows.append(_real(settings, seed))
+            tick()
     results = {
-        name: [{"value": value, **_aggregate(cache[p])} for value, p in sweep]
+        name: [{"value": value, "seeds": len(seeds), **_aggregate(cache[p])} for value, p in sweep]
         for name, sweep in sweeps.items()
     }
+    real = {"seeds": len(real_rows), **_aggregate(real_rows)} if real_rows else {}
     clip_results = [
         {"anisotropy": a, "noise": n, "in_rule": a == settings.anisotropy, **_aggregate(rows)}
         for (a, n), rows in clip.items()
     ]
-    return Computed(results, clip_results, {str(p): rows for p, rows in cache.items()})
+    per_seed = {str(p): rows for p, rows in cache.items()}
+    if real_rows:
+        per_seed["real_digits"] = real_rows
+    return Computed(results, clip_results, per_seed, real)
+
+
+def _real(settings: Settings, seed: int) -> dict[str, dict[str, float]]:
+    """The digits part at one seed (see :mod:`.real`)."""
+    return real_point(
+        build_kernel(settings.kernel),
+        settings.real_width,
+        settings.real_steps,
+        settings.batch_size,
+        settings.lr,
+        seed,
+    )

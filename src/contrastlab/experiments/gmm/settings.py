@@ -49,13 +49,26 @@ class Settings:
     sweep_anisotropy: tuple[float, ...] = setting((1.0, 3.0, 10.0, 30.0, 100.0), above=0)
     sweep_dim: tuple[int, ...] = setting((10, 20, 50, 100), low=1)
     sweep_noise: tuple[float, ...] = setting((0.0, 0.2, 0.4, 0.6), low=0, high=1)
-    sweep_samples: tuple[int, ...] = setting((50, 200, 1000, 5000), low=1, doc="finite regime")
+    coupling_angle: float = setting(
+        60.0,
+        low=0,
+        high=90,
+        doc="degrees: the coupled point (Fisher != mean span) and samples sweep",
+    )
+    sweep_coupling: tuple[float, ...] = setting(
+        (0.0, 15.0, 30.0, 45.0, 60.0, 75.0), low=0, high=90, doc="degrees, at the base anisotropy"
+    )
+    sweep_samples: tuple[int, ...] = setting(
+        (50, 200, 1000, 5000), low=1, doc="finite regime, at the coupled point"
+    )
     clip_dims: tuple[int, ...] = setting((20, 30), low=1, doc="(D_a, D_b)")
     clip_noise: tuple[float, ...] = setting((0.0, 0.3), low=0, high=1, doc="the claim's points")
     clip_anisotropy_diagnostic: tuple[float, ...] = setting(
         (1.0, 10.0), above=0, doc="extra CLIP points (noise 0), not in the rule"
     )
     clip_whiten: bool = setting(True, doc="precondition each modality (see compute._clip_point)")
+    real_width: int = setting(128, low=0, doc="digits: frozen random ReLU features (0: pixels)")
+    real_steps: int = setting(500, low=0, doc="digits: InfoNCE steps (0: no real-data part)")
 
 
 QUICK: Mapping[str, Any] = {
@@ -65,7 +78,9 @@ QUICK: Mapping[str, Any] = {
     "sweep_anisotropy": [1.0, 10.0, 100.0],
     "sweep_dim": [10, 20, 50],
     "sweep_noise": [0.0, 0.3, 0.6],
+    "sweep_coupling": [0.0, 30.0, 60.0],
     "sweep_samples": [100, 1000],
+    "real_steps": 300,
     "clip_noise": [0.0, 0.3],
     "clip_anisotropy_diagnostic": [1.0],
 }
@@ -88,7 +103,17 @@ def check(settings: Settings) -> None:
     for n in settings.sweep_samples:
         if n < 2 * k:
             raise InputError(f"sweep_samples: each sample count must be >= 2k = {2 * k}, got {n}")
-    shapes = {(a, settings.dim) for a in settings.sweep_anisotropy}
-    shapes |= {(settings.anisotropy, d) for d in (settings.dim, *settings.sweep_dim)}
-    for anisotropy, dim in sorted(shapes):
-        make_gmm(k, dim, settings.separation, anisotropy, n_large=settings.n_large, seed=0)
+    shapes = {(a, settings.dim, 0.0) for a in settings.sweep_anisotropy}
+    shapes |= {(settings.anisotropy, d, 0.0) for d in (settings.dim, *settings.sweep_dim)}
+    couplings = (settings.coupling_angle, *settings.sweep_coupling)
+    shapes |= {(settings.anisotropy, settings.dim, float(c)) for c in couplings}
+    for anisotropy, dim, coupling in sorted(shapes):
+        make_gmm(
+            k,
+            dim,
+            settings.separation,
+            anisotropy,
+            n_large=settings.n_large,
+            seed=0,
+            coupling=coupling,
+        )
