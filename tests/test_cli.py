@@ -51,6 +51,7 @@ def test_bad_input_exits_2_with_one_line_and_no_traceback(args, message):
 def test_bench_loss_tiny_run_writes_rows_and_report(tmp_path):
     done = run_cli(
         "bench", "loss", "--kernels", "cosine,laplacian", "--batches", "16", "--repeats", "1",
+        "--queue-sizes", "64,96", "--queue-batch", "8", "--queue-kernels", "student_t",
         "--out", str(tmp_path),
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
@@ -69,6 +70,13 @@ def test_bench_loss_tiny_run_writes_rows_and_report(tmp_path):
         }
         assert row["batch"] == 16 and row["seconds"] > 0 and row["floor_seconds"] > 0
         assert row["ratio_to_floor"] == pytest.approx(row["seconds"] / row["floor_seconds"])
+    queue_rows = json.loads((tmp_path / "metrics.json").read_text())["queue_rows"]
+    cells = {(r["queue"], r["path"]) for r in queue_rows}
+    assert cells == {(k, p) for k in (64, 96) for p in ("blockwise", "recompute", "dense")}
+    for row in queue_rows:
+        assert row["kernel"] == "student_t" and row["batch"] == 8 and row["floor_seconds"] > 0
+        assert row["ratio_to_floor"] == pytest.approx(row["seconds"] / row["floor_seconds"])
+    assert "Queue rows" in (tmp_path / "report.html").read_text()
     assert "data:image/png;base64," in (tmp_path / "report.html").read_text()
 
 

@@ -47,6 +47,10 @@ BENCH_CASES = [
     (LOSS + " --batches 8,-4", "--batches must be >= 2"),
     (LOSS + " --batches 8,x", "--batches must be integers"),
     (LOSS + " --repeats 0", "--repeats must be >= 1"),
+    (LOSS + " --queue-sizes 0", "--queue-sizes must be >= 1"),
+    (LOSS + " --queue-sizes 64,x", "--queue-sizes must be integers"),
+    (LOSS + " --queue-kernels sinc", "unknown kernel 'sinc'"),
+    (LOSS + " --queue-batch 0", "--queue-batch must be >= 1"),
     (LOSS + " --repeats x", "argument --repeats: invalid int value: 'x'"),
     (LOSS + " --device tpu", "--device must be cpu, cuda or cuda:K, got 'tpu'"),
     (LOSS + " --device cuda:99", "--device cuda:99: "),  # no CUDA, or not 100 devices

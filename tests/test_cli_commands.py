@@ -151,9 +151,10 @@ def test_analyze_seed_no_probes_ts_and_ks(digits_file: Path, tmp_path: Path, mon
 
 
 def test_bench_loss_quick_measures_the_smallest_batch_only(tmp_path: Path):
-    from contrastlab.bench.loss import BATCHES
+    from contrastlab.bench.loss import BATCHES, QUEUE_SIZES
 
     args = ["bench", "loss", "--quick", "--kernels", "cosine", "--repeats", "1"]
+    args += ["--queue-kernels", "cosine"]
     assert main([*args, "--out", str(tmp_path)]) == 0
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     rows = metrics["rows"]
@@ -163,6 +164,8 @@ def test_bench_loss_quick_measures_the_smallest_batch_only(tmp_path: Path):
         assert row["kernel"] == "cosine" and row["seconds"] > 0 and row["floor_seconds"] > 0
         assert row["ratio_to_floor"] == pytest.approx(row["seconds"] / row["floor_seconds"])
         assert row["peak_mb"] >= 0
+    # the queue rows at the smallest queue only: B = 256 against K = 4,096
+    assert {(r["batch"], r["queue"]) for r in metrics["queue_rows"]} == {(256, min(QUEUE_SIZES))}
     (target,) = metrics["targets"]
     assert target.startswith(f"B={min(BATCHES)} cosine: blockwise")
     assert "data:image/png;base64," in (tmp_path / "report.html").read_text()

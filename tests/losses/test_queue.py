@@ -6,6 +6,7 @@ its own gradient is checked by finite differences here.
 
 from __future__ import annotations
 
+import itertools
 import os
 import socket
 import time
@@ -27,8 +28,9 @@ TIGHT = 1e-10
 FLOAT32 = 1e-5
 PATHS = {
     "dense": dict(path="dense"),
-    "blockwise_chunk3": dict(path="blockwise", block_size=3),
-    "blockwise_auto": dict(path="auto"),
+    "fused_chunk3": dict(path="blockwise", block_size=3),
+    "recompute_chunk3": dict(path="blockwise", block_size=3, backward="recompute"),
+    "fused_auto": dict(path="auto"),
 }
 
 
@@ -99,14 +101,15 @@ def test_cosine_is_moco_cross_entropy_with_the_positive_in_column_zero() -> None
 def test_blockwise_equals_dense_for_many_chunk_sizes(kernel) -> None:
     q, k, queue = _inputs(batch=33, size=100, dim=16, seed=5)
     dense, (gq_dense, _, _) = _run(losses.QueueInfoNCE(kernel, path="dense"), q, k, queue)
-    for chunk in (1, 7, 64, 100, 1000):
-        module = losses.QueueInfoNCE(kernel, path="blockwise", block_size=chunk)
+    for chunk, backward in itertools.product((1, 7, 64, 100, 1000), ("fused", "recompute")):
+        module = losses.QueueInfoNCE(kernel, block_size=chunk, backward=backward)
         value, (gq, _, _) = _run(module, q, k, queue)
-        assert_close(value.item(), dense.item(), TIGHT, f"loss, chunk {chunk}")
-        assert_close(gq.grad.numpy(), gq_dense.grad.numpy(), TIGHT, f"dL/dq, chunk {chunk}")
+        what = f"chunk {chunk}, {backward}"
+        assert_close(value.item(), dense.item(), TIGHT, f"loss, {what}")
+        assert_close(gq.grad.numpy(), gq_dense.grad.numpy(), TIGHT, f"dL/dq, {what}")
 
 
-@pytest.mark.parametrize("path", ["dense", "blockwise"])
+@pytest.mark.parametrize("path", ["dense", "fused_chunk3", "recompute_chunk3"])
 @pytest.mark.parametrize(
     "kernel",
     [
@@ -118,7 +121,7 @@ def test_blockwise_equals_dense_for_many_chunk_sizes(kernel) -> None:
 )
 def test_gradcheck(kernel, path) -> None:
     q, k, queue = (torch.tensor(a) for a in _inputs(batch=4, size=6, dim=5, seed=2))
-    module = losses.QueueInfoNCE(kernel, path=path, block_size=4)
+    module = losses.QueueInfoNCE(kernel, **PATHS[path])
     leaf = q.clone().requires_grad_(True)
     assert torch.autograd.gradcheck(lambda x: module(x, k, queue), (leaf,))
 
@@ -181,17 +184,19 @@ class _RecordingKernel(kernels.Kernel):
         return self.inner.logits(a, b)
 
 
-def test_blockwise_never_builds_a_batch_by_queue_matrix() -> None:
+@pytest.mark.parametrize("backward, passes", [("fused", 1), ("recompute", 2)])
+def test_blockwise_never_builds_a_batch_by_queue_matrix(backward, passes) -> None:
     # B = 256, K = 65,536: the automatic chunk keeps each logit block at the memory budget
     generator = torch.Generator().manual_seed(0)
     q = torch.randn(256, 4, generator=generator, requires_grad=True)
     k, queue = torch.randn(256, 4, generator=generator), torch.randn(65536, 4, generator=generator)
     kernel = _RecordingKernel()
-    losses.QueueInfoNCE(kernel)(q, k, queue).backward()
+    losses.QueueInfoNCE(kernel, backward=backward)(q, k, queue).backward()
     widest = max(cols for _, cols in kernel.shapes)
     budget = losses.EngineOptions().rows_per_block(65536, 256)
     assert widest <= budget < 65536
-    assert sum(cols for rows, cols in kernel.shapes if rows == 256 and cols != 256) == 2 * 65536
+    negatives = [cols for rows, cols in kernel.shapes if rows == 256 and cols != 256]
+    assert sum(negatives) == passes * 65536  # passes over the queue, in budget-sized chunks
 
 
 def test_half_precision_and_autocast_are_computed_in_float32() -> None:

@@ -6,6 +6,12 @@ floor (the three 2B x 2B x d products the loss cannot avoid), all in the same pr
 same device (``--device cpu``, ``cuda`` or ``cuda:K``), and measures each path's peak extra
 memory (resident set on the CPU, the CUDA allocator's peak on a GPU). Ratios to the floor are
 the result; absolute seconds drift with the machine's load.
+
+Queue rows (``losses.QueueInfoNCE``, MoCo): B = 256 queries against queues of K = 4,096 and
+65,536 keys (d = 128), the blockwise path (fused and recompute backward) and the dense one, each
+timed against the floor of the two ``B x K x d`` products that loss cannot avoid (``q @ queue.T``
+and the backward product with the queue) and its peak memory divided by the dense path's, all
+measured in one process per configuration.
 """
 
 from __future__ import annotations
@@ -28,6 +34,9 @@ from contrastlab.report import Report, check_output_folder
 BENCH_KERNELS = tuple(name for name in KERNEL_NAMES if name != "inner_product")
 
 BATCHES = (512, 2048, 4096)
+QUEUE_SIZES = (4096, 65536)
+QUEUE_BATCH = 256
+QUEUE_KERNELS = ("cosine", "student_t")
 TARGETS = {"cosine": 1.5, "gaussian": 1.5}
 DEFAULT_TARGET = 2.0
 
@@ -41,6 +50,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batches", default=None, help="comma-separated B per view")
     parser.add_argument("--repeats", type=int, default=3, help="timed repeats (median)")
     parser.add_argument("--device", default="cpu", help="cpu (default), cuda or cuda:K")
+    parser.add_argument(
+        "--queue-sizes",
+        default=None,
+        help="comma-separated queue sizes K for the QueueInfoNCE rows, or 'none' "
+        f"(default {','.join(map(str, QUEUE_SIZES))}; --quick: the smallest)",
+    )
+    parser.add_argument(
+        "--queue-kernels", default=",".join(QUEUE_KERNELS), help="kernels of the queue rows"
+    )
+    parser.add_argument(
+        "--queue-batch", type=int, default=QUEUE_BATCH, help="queries B of the queue rows"
+    )
 
 
 def _parse_list(text: str, what: str) -> list[str]:
@@ -50,8 +71,11 @@ def _parse_list(text: str, what: str) -> list[str]:
     return items
 
 
-def measure(kernel: str, batch: int, repeats: int, device: str = "cpu") -> list[dict[str, Any]]:
-    """Run one configuration in a child process on ``device`` and return its rows."""
+def measure(
+    kernel: str, batch: int, repeats: int, device: str = "cpu", queue: int = 0
+) -> list[dict[str, Any]]:
+    """Run one configuration in a child process on ``device`` and return its rows (``queue``:
+    K of a ``QueueInfoNCE`` configuration, 0 for the two-view loss)."""
     env = dict(os.environ, MALLOC_MMAP_THRESHOLD_="65536")
     command = [
         sys.executable,
@@ -65,40 +89,63 @@ def measure(kernel: str, batch: int, repeats: int, device: str = "cpu") -> list[
         str(repeats),
         "--device",
         device,
+        "--queue",
+        str(queue),
     ]
     done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
     if done.returncode != 0:
         last = (done.stderr.strip().splitlines() or ["no output"])[-1]
-        raise RuntimeError(f"benchmark of {kernel} at B={batch} failed: {last}")
+        raise RuntimeError(f"benchmark of {kernel} at B={batch} K={queue} failed: {last}")
     return [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
 
 
-def run(args: argparse.Namespace) -> int:
-    names = _parse_list(args.kernels, "kernels")
+def _names(text: str, what: str) -> list[str]:
+    names = _parse_list(text, what)
     for name in names:
         if name not in KERNEL_NAMES:
             raise InputError(f"unknown kernel {name!r}; choose from {', '.join(KERNEL_NAMES)}")
+    return names
+
+
+def _integers(text: str, what: str, smallest: int) -> list[int]:
+    items = _parse_list(text, what)
+    try:
+        values = [int(b) for b in items]
+    except ValueError as err:
+        raise InputError(f"--{what} must be integers: {text!r}") from err
+    if min(values) < smallest:
+        raise InputError(f"--{what} must be >= {smallest}")
+    return values
+
+
+def _queue_sizes(args: argparse.Namespace) -> list[int]:
+    if args.queue_sizes is None:
+        return list(QUEUE_SIZES[:1] if args.quick else QUEUE_SIZES)
+    if args.queue_sizes.strip().lower() == "none":
+        return []
+    return _integers(args.queue_sizes, "queue-sizes", 1)
+
+
+def run(args: argparse.Namespace) -> int:
+    names = _names(args.kernels, "kernels")
+    queue_names = _names(args.queue_kernels, "queue-kernels")
     if args.out:
         check_output_folder(args.out)  # before the minutes of measuring
     if args.batches is not None:
-        items = _parse_list(args.batches, "batches")
-        try:
-            batches = [int(b) for b in items]
-        except ValueError as err:
-            raise InputError(f"--batches must be integers: {args.batches!r}") from err
-        if min(batches) < 2:
-            raise InputError("--batches must be >= 2")
+        batches = _integers(args.batches, "batches", 2)
     else:
         batches = list(BATCHES[:1] if args.quick else BATCHES)
+    sizes = _queue_sizes(args)
     if args.repeats < 1:
         raise InputError("--repeats must be >= 1")
+    if args.queue_batch < 1:
+        raise InputError("--queue-batch must be >= 1")
     device = check_device(args.device)
     print(f"device {describe(device)}")
     rows: list[dict[str, Any]] = []
-    header = (
+    print(
         f"{'kernel':<12}{'B':>6} {'path':<10}{'seconds':>9}{'floor s':>9}{'ratio':>7}{'peak MB':>9}"
     )
-    print(header)
     for name in names:
         for batch in batches:
             for row in measure(name, batch, args.repeats, str(device)):
@@ -109,13 +156,42 @@ def run(args: argparse.Namespace) -> int:
                     f"{row['ratio_to_floor']:>7.2f}{row['peak_mb']:>9.1f}",
                     flush=True,
                 )
+    queue_rows = measure_queue(queue_names, sizes, args.queue_batch, args.repeats, str(device))
     verdicts = targets(rows)
     for line in verdicts:
         print(line)
     if args.out:
-        write(Path(args.out), rows, verdicts)
+        write(Path(args.out), rows, verdicts, queue_rows)
         print(f"report: {args.out}")
     return 0
+
+
+def measure_queue(
+    names: list[str], sizes: list[int], batch: int, repeats: int, device: str = "cpu"
+) -> list[dict[str, Any]]:
+    """The ``QueueInfoNCE`` rows, printed as they come, with ``memory_vs_dense`` added."""
+    if not sizes:
+        return []
+    print(
+        f"\nqueue (QueueInfoNCE, MoCo): {'kernel':<10}{'B':>5}{'K':>7} {'path':<10}{'seconds':>9}"
+        f"{'floor s':>9}{'ratio':>7}{'peak MB':>9}{'mem/dense':>10}"
+    )
+    out = []
+    for name in names:
+        for size in sizes:
+            rows = measure(name, batch, repeats, device, queue=size)
+            dense = next((r["peak_mb"] for r in rows if r["path"] == "dense"), float("nan"))
+            for row in rows:
+                row["memory_vs_dense"] = row["peak_mb"] / dense if dense > 0 else float("nan")
+                out.append(row)
+                print(
+                    f"{'':<28}{row['kernel']:<10}{row['batch']:>5}{row['queue']:>7} "
+                    f"{row['path']:<10}{row['seconds']:>9.3f}{row['floor_seconds']:>9.3f}"
+                    f"{row['ratio_to_floor']:>7.2f}{row['peak_mb']:>9.1f}"
+                    f"{row['memory_vs_dense']:>10.3f}",
+                    flush=True,
+                )
+    return out
 
 
 def targets(rows: list[dict[str, Any]]) -> list[str]:
@@ -145,7 +221,12 @@ def targets(rows: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
-def write(out: Path, rows: list[dict[str, Any]], verdicts: list[str]) -> None:
+def write(
+    out: Path,
+    rows: list[dict[str, Any]],
+    verdicts: list[str],
+    queue_rows: list[dict[str, Any]] | None = None,
+) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -174,4 +255,10 @@ def write(out: Path, rows: list[dict[str, Any]], verdicts: list[str]) -> None:
     report.table(columns, [[r[c] for c in columns] for r in rows], title="All measurements")
     report.heading("Targets")
     report.code("\n".join(verdicts) or "no rows")
-    report.save(out, {"rows": rows, "targets": verdicts})
+    queue_rows = queue_rows or []
+    if queue_rows:
+        report.heading("Queue of negatives (QueueInfoNCE)")
+        names = ["kernel", "batch", "queue", "path", "seconds", "floor_seconds"]
+        names += ["ratio_to_floor", "peak_mb", "memory_vs_dense"]
+        report.table(names, [[r[c] for c in names] for r in queue_rows], title="Queue rows")
+    report.save(out, {"rows": rows, "targets": verdicts, "queue_rows": queue_rows})

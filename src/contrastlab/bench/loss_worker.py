@@ -1,6 +1,12 @@
 """One configuration of the loss benchmark, in its own process (so peak memory is its own).
 
-Run by ``contrastlab bench loss``; prints one JSON line per path. On the CPU, peak extra memory
+Run by ``contrastlab bench loss``; prints one JSON line per path. With ``--queue K`` it measures
+``losses.QueueInfoNCE`` instead: B queries against a queue of K keys, blockwise (fused and
+recompute backward) and dense, with the floor of the two ``B x K x d`` products that loss cannot
+avoid (``q @ queue.T`` forward and the gradient's ``dL/dlogits @ queue`` backward; keys and
+queue take no gradient).
+
+On the CPU, peak extra memory
 is the growth of the resident set during one forward+backward: the kernel's high-water mark is
 reset (``/proc/self/clear_refs``) just before, and ``MALLOC_MMAP_THRESHOLD_`` set by the parent
 makes large tensors go straight to the OS, so freed blocks do not hide new allocations. On CUDA
@@ -75,9 +81,13 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--paths", default="blockwise,dense,lightly")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--queue", type=int, default=0, help="queue rows K (0: two-view rows)")
     args = parser.parse_args()
     torch.manual_seed(0)
     batch, dim, device = args.batch, args.dim, torch.device(args.device)
+    if args.queue:
+        queue_rows(args.kernel, batch, args.queue, dim, args.repeats, device)
+        return
     z1 = torch.randn(batch, dim, device=device, requires_grad=True)
     z2 = torch.randn(batch, dim, device=device, requires_grad=True)
     # The floor: the three (2B x 2B x d) products the loss cannot avoid, on the same sizes.
@@ -89,11 +99,7 @@ def main() -> None:
         _ = g @ z
         _ = g.T @ z
 
-    kernel = (
-        kernels.from_name(args.kernel, dim=dim)
-        if args.kernel == "concat"
-        else (kernels.from_name(args.kernel))
-    )
+    kernel = _kernel(args.kernel, dim)
     candidates: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {}
     for path in args.paths.split(","):
         if path == "blockwise":
@@ -120,6 +126,54 @@ def main() -> None:
         row = {
             "kernel": args.kernel,
             "batch": batch,
+            "device": str(device),
+            "path": path,
+            "seconds": seconds,
+            "floor_seconds": floor_seconds,
+            "ratio_to_floor": seconds / floor_seconds,
+            "peak_mb": memory,
+        }
+        print(json.dumps(row), flush=True)
+
+
+def _kernel(name: str, dim: int) -> kernels.Kernel:
+    return kernels.from_name(name, dim=dim) if name == "concat" else kernels.from_name(name)
+
+
+def queue_rows(
+    kernel_name: str, batch: int, size: int, dim: int, repeats: int, device: torch.device
+) -> None:
+    """Print the queue loss's rows: blockwise and dense against the ``B x K x d`` product floor."""
+    kernel = _kernel(kernel_name, dim)
+    q = torch.randn(batch, dim, device=device, requires_grad=True)
+    k = torch.randn(batch, dim, device=device)
+    queue = torch.randn(size, dim, device=device)
+    g = torch.randn(batch, size, device=device)
+
+    def floor() -> None:
+        _ = q.detach() @ queue.T
+        _ = g @ queue
+
+    floor()
+    variants = {
+        "blockwise": losses.QueueInfoNCE(kernel, path="blockwise"),
+        "recompute": losses.QueueInfoNCE(kernel, path="blockwise", backward="recompute"),
+        "dense": losses.QueueInfoNCE(kernel, path="dense"),
+    }
+    for path, loss_fn in variants.items():
+
+        def step(fn: losses.QueueInfoNCE = loss_fn) -> None:
+            q.grad = None
+            fn(q, k, queue).backward()
+
+        step()
+        memory = peak_extra_mb(step, device)
+        seconds = median_seconds(step, repeats, device)
+        floor_seconds = median_seconds(floor, repeats, device)
+        row = {
+            "kernel": kernel_name,
+            "batch": batch,
+            "queue": size,
             "device": str(device),
             "path": path,
             "seconds": seconds,

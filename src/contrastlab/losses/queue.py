@@ -18,20 +18,23 @@ and the other way round, i.e. the loss above on ``q`` and ``[k2; k1]``, which is
 
 Blockwise path (the default): the queue is streamed in chunks of ``c`` rows
 (``EngineOptions.rows_per_block`` with the roles of rows and columns swapped, so a chunk's
-``B x c`` float32 logits take about ``block_bytes(device)``); forward keeps only the per-row
-``lse_i = logsumexp_j l(q_i, Q_j)``; backward recomputes each chunk and pushes
+``B x c`` float32 logits take about ``block_bytes(device)``) through a custom
+``torch.autograd.Function`` (``StreamedLogsumexp``) that keeps only the per-row
+``lse_i = logsumexp_j l(q_i, Q_j)`` and, with ``backward="fused"``, the ``B x d`` gradient of it;
+``backward="recompute"`` recomputes each chunk in backward and pushes
 
     d lse_i / d l(q_i, Q_j) = exp(l(q_i, Q_j) - lse_i)
 
-through it (a custom ``torch.autograd.Function``). Extra memory is ``O(B c + (B + K) d)``:
-``K = 65,536`` with ``B = 256`` never holds a ``B x K`` matrix. The positive enters through
+through it. Extra memory is ``O(B c + B d)`` besides the inputs: ``K = 65,536`` with ``B = 256``
+never holds a ``B x K`` matrix. The positive enters through
 ``logaddexp(l(q_i, k_i), lse_i)``. The dense path builds the ``B x (K + 1)`` logits with plain
 autograd; both give the same numbers.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -41,13 +44,14 @@ from torch.autograd.function import once_differentiable
 from contrastlab.kernels import LogKernel
 from contrastlab.losses.checks import check_finite, compute_dtype
 from contrastlab.losses.infonce import check_normalize, full_precision, normalise, resolve_kernel
-from contrastlab.losses.options import EngineOptions, Path
-from contrastlab.losses.terms import sum_over_terms
+from contrastlab.losses.options import EngineOptions, Path, Strategy
+from contrastlab.losses.terms import loss_terms, sum_over_terms
 
 #: Rows per block of the positive logits ``l(q_i, k_i)`` (diagonals of ``r x r`` blocks).
 POSITIVE_ROWS = 256
 
 LogitFn = Callable[[Tensor, Tensor], Tensor]
+Prepare = Callable[[Tensor], Tensor]
 
 
 class QueueInfoNCE(nn.Module):
@@ -63,6 +67,8 @@ class QueueInfoNCE(nn.Module):
         block_size: queue rows per chunk of the blockwise path (``None``: from the memory
             budget of ``losses.options``).
         path: ``"auto"`` or ``"blockwise"`` (streamed queue) or ``"dense"``; same numbers.
+        backward: ``"fused"`` (gradient accumulated in the forward pass, two matrix products)
+            or ``"recompute"`` (forward keeps only the log-normaliser; backward recomputes).
 
     Example:
         >>> loss_fn = QueueInfoNCE(kernels.StudentT(nu=5, s=0.2))
@@ -76,6 +82,7 @@ class QueueInfoNCE(nn.Module):
         normalize: bool | None = None,
         block_size: int | None = None,
         path: Path = "auto",
+        backward: Strategy = "fused",
     ) -> None:
         super().__init__()
         if not isinstance(symmetric, bool):
@@ -83,7 +90,7 @@ class QueueInfoNCE(nn.Module):
         self.kernel = resolve_kernel(kernel)
         self.symmetric = symmetric
         self.normalize = check_normalize(self.kernel, normalize)
-        self.options = EngineOptions(path=path, block_size=block_size)
+        self.options = EngineOptions(path=path, block_size=block_size, backward=backward)
 
     def extra_repr(self) -> str:
         return f"kernel={self.kernel}, symmetric={self.symmetric}, options={self.options}"
@@ -138,31 +145,52 @@ def queue_infonce(
     """The queue loss of the module docstring on checked inputs; ``k[i]`` is ``q[i]``'s key.
 
     Keys and queue are detached (no gradient reaches them); half-precision inputs and autocast
-    regions are computed in float32.
+    regions are computed in float32. The blockwise path normalises the queue chunk by chunk (no
+    normalised copy of the whole queue), except for a kernel with loss terms
+    (``Concat(mode="loss")``), whose normalisation spans the whole vector before slicing.
     """
     opts = options or EngineOptions()
     with full_precision(q.device):
         dtype = compute_dtype(q)
         queries = normalise(kernel, q.to(dtype), normalize)
         keys = normalise(kernel, k.detach().to(dtype), normalize)
-        negatives = normalise(kernel, queue.detach().to(dtype), normalize)
+        negatives = queue.detach().to(dtype)
+        if loss_terms(kernel, q.shape[1]) is None:
+
+            def prepare(rows: Tensor) -> Tensor:
+                return normalise(kernel, rows, normalize)
+
+            return _one_kernel_loss(kernel, queries, keys, negatives, prepare, opts)
+        negatives = normalise(kernel, negatives, normalize)
 
         def one_kernel(part: LogKernel, tensors: Sequence[Tensor]) -> Tensor:
             queries_part, keys_part, negatives_part = tensors
-            return _one_kernel_loss(part, queries_part, keys_part, negatives_part, opts)
+            return _one_kernel_loss(part, queries_part, keys_part, negatives_part, _same, opts)
 
         return sum_over_terms(kernel, [queries, keys, negatives], one_kernel)
 
 
+def _same(rows: Tensor) -> Tensor:
+    return rows
+
+
 def _one_kernel_loss(
-    kernel: LogKernel, queries: Tensor, keys: Tensor, negatives: Tensor, opts: EngineOptions
+    kernel: LogKernel,
+    queries: Tensor,
+    keys: Tensor,
+    negatives: Tensor,
+    prepare: Prepare,
+    opts: EngineOptions,
 ) -> Tensor:
+    """One kernel's loss; ``prepare`` normalises rows of ``negatives`` (keys come prepared)."""
     positive = positive_logits(kernel.logits, queries, keys)
     if opts.path == "dense":
-        logits = torch.cat([positive.unsqueeze(1), kernel.logits(queries, negatives)], dim=1)
+        all_negatives = kernel.logits(queries, prepare(negatives))
+        logits = torch.cat([positive.unsqueeze(1), all_negatives], dim=1)
         return (torch.logsumexp(logits, dim=1) - positive).mean()
     chunk = max(1, opts.rows_per_block(negatives.shape[0], queries.shape[0], queries.device))
-    lse = StreamedLogsumexp.apply(queries, negatives, kernel.logits, chunk)
+    stream = _Stream(kernel.logits, prepare, chunk, opts.backward == "fused")
+    lse = StreamedLogsumexp.apply(queries, negatives, stream)
     return (torch.logaddexp(positive, lse) - positive).mean()
 
 
@@ -175,37 +203,81 @@ def positive_logits(logit_fn: LogitFn, queries: Tensor, keys: Tensor) -> Tensor:
     return torch.cat(parts)
 
 
+@dataclass(frozen=True)
+class _Stream:
+    """How candidates are streamed: logit function, row preparation, chunk rows, strategy."""
+
+    logit_fn: LogitFn
+    prepare: Prepare
+    chunk: int
+    fused: bool
+
+    def chunks(self, candidates: Tensor) -> Iterator[Tensor]:
+        for start in range(0, candidates.shape[0], self.chunk):
+            yield self.prepare(candidates[start : start + self.chunk])
+
+
 class StreamedLogsumexp(torch.autograd.Function):
     """``lse_i = logsumexp_j l(a_i, c_j)`` over candidates streamed in chunks of rows.
 
-    ``apply(anchors, candidates, logit_fn, chunk) -> (n,)``. Forward keeps only ``lse``;
-    backward recomputes each chunk's logits and sends ``grad_i * exp(l_ij - lse_i)`` through
-    them by autograd. Gradients reach ``anchors`` only (the candidates are constants). With no
-    candidates ``lse`` is ``-inf`` and the gradient zero.
+    ``apply(anchors, candidates, stream) -> (n,)``; gradients reach ``anchors`` only (the
+    candidates are constants). ``d lse_i / d a_i = sum_j p_ij d l_ij / d a_i`` with
+    ``p_ij = exp(l_ij - lse_i)``, by autograd through each chunk's logits. Two strategies, as
+    the engine's (``losses.engine``):
+
+    - fused: one pass. Besides the running maximum ``m_i`` and sum ``S_i = sum_j exp(l_ij - m_i)``
+      it accumulates ``A_i = sum_j exp(l_ij - m_i) d l_ij / d a_i``, rescaling both by
+      ``exp(m_old - m_new)`` when the maximum grows (as tiled attention does); the gradient is
+      ``A_i / S_i``. Two ``n x K x d`` products in all, the floor. Only when ``anchors`` needs
+      a gradient.
+    - recompute: forward keeps only ``lse``; backward recomputes each chunk and pushes
+      ``grad_i * p_ij`` through it (three products).
+
+    With no candidates ``lse`` is ``-inf`` and the gradient zero.
     """
 
     @staticmethod
     def forward(  # type: ignore[override]
-        ctx: Any, anchors: Tensor, candidates: Tensor, logit_fn: LogitFn, chunk: int
+        ctx: Any, anchors: Tensor, candidates: Tensor, stream: _Stream
     ) -> Tensor:
-        lse = anchors.new_full((anchors.shape[0],), float("-inf"))
-        for start in range(0, candidates.shape[0], chunk):
-            block = logit_fn(anchors, candidates[start : start + chunk])
-            lse = torch.logaddexp(lse, torch.logsumexp(block, dim=1))
-        ctx.save_for_backward(anchors, candidates, lse)
-        ctx.logit_fn, ctx.chunk = logit_fn, chunk
+        fused = stream.fused and bool(ctx.needs_input_grad[0]) and candidates.shape[0] > 0
+        leaf = anchors.detach().requires_grad_(fused)
+        top = anchors.new_full((anchors.shape[0],), float("-inf"))
+        total = anchors.new_zeros(anchors.shape[0])
+        slope = torch.zeros_like(anchors) if fused else None
+        for rows in stream.chunks(candidates):
+            with torch.set_grad_enabled(fused):
+                block = stream.logit_fn(leaf, rows)
+            values = block.detach()
+            new_top = torch.maximum(top, values.amax(dim=1))
+            rescale = (top - new_top).exp_()
+            weights = values.sub(new_top.unsqueeze(1)).exp_()
+            total = total.mul_(rescale).add_(weights.sum(dim=1))
+            if slope is not None:
+                (part,) = torch.autograd.grad(block, leaf, weights)
+                slope.mul_(rescale.unsqueeze(1)).add_(part)
+            top = new_top
+        lse = top + total.log()
+        if slope is not None:
+            ctx.save_for_backward(slope.div_(total.unsqueeze(1)))
+        else:
+            ctx.save_for_backward(anchors, candidates, lse)
+        ctx.fused, ctx.stream = fused, stream
         return lse
 
     @staticmethod
     @once_differentiable
     def backward(ctx: Any, grad_lse: Tensor) -> tuple[Tensor | None, ...]:
+        if ctx.fused:
+            (slope,) = ctx.saved_tensors
+            return slope * grad_lse.unsqueeze(1), None, None
         anchors, candidates, lse = ctx.saved_tensors
         grad = torch.zeros_like(anchors)
         with torch.enable_grad(), full_precision(anchors.device):
             leaf = anchors.detach().requires_grad_(True)
-            for start in range(0, candidates.shape[0], ctx.chunk):
-                block = ctx.logit_fn(leaf, candidates[start : start + ctx.chunk])
+            for rows in ctx.stream.chunks(candidates):
+                block = ctx.stream.logit_fn(leaf, rows)
                 weights = block.detach().sub(lse.unsqueeze(1)).exp_().mul_(grad_lse.unsqueeze(1))
                 (part,) = torch.autograd.grad(block, leaf, weights)
                 grad += part
-        return grad, None, None, None
+        return grad, None, None
