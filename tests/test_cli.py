@@ -62,6 +62,7 @@ def test_bench_loss_tiny_run_writes_rows_and_report(tmp_path):
         assert set(row) == {
             "kernel",
             "batch",
+            "device",
             "path",
             "seconds",
             "floor_seconds",
@@ -75,6 +76,7 @@ def test_bench_loss_tiny_run_writes_rows_and_report(tmp_path):
     assert cells == {(k, p) for k in (64, 96) for p in ("blockwise", "recompute", "dense")}
     for row in queue_rows:
         assert row["kernel"] == "student_t" and row["batch"] == 8 and row["floor_seconds"] > 0
+        assert row["device"] == "cpu"
         assert row["ratio_to_floor"] == pytest.approx(row["seconds"] / row["floor_seconds"])
     assert "Queue rows" in (tmp_path / "report.html").read_text()
     assert "data:image/png;base64," in (tmp_path / "report.html").read_text()
