@@ -18,7 +18,7 @@ SMALL = {
     "gmm": experiments.EXPERIMENTS["gmm"],
 }
 # Keys are routed to the experiments that have them: k, steps and seeds go to both,
-# m, log_every and bipartite_* to spectral only, the rest to gmm only.
+# m, log_every, bipartite_*, regime_* and minibatch_* to spectral only, the rest to gmm only.
 TINY = [
     "k=3",
     "steps=15",
@@ -26,7 +26,11 @@ TINY = [
     "m=6",
     "log_every=5",
     "bipartite_steps=10",
-    "bipartite_batch=32",
+    "regime_p=1",
+    "regime_ratios=[0.2, 0.6]",
+    "regime_steps=10",
+    "minibatch_sizes=[2, 4, 8]",
+    "minibatch_steps=10",
     "kernels=[gaussian]",
     "dim=8",
     "batch_size=32",

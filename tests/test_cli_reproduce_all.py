@@ -42,7 +42,9 @@ CLAIM_IDS = {
 }  # fmt: skip
 TINY = [
     # spectral (k, steps, dim and kernels shared with others)
-    "k=3", "m=6", "steps=15", "log_every=5", "bipartite_steps=10", "bipartite_batch=32",
+    "k=3", "m=6", "steps=15", "log_every=5", "bipartite_steps=10", "regime_p=1",
+    "regime_ratios=[0.2, 0.6]", "regime_steps=10", "minibatch_sizes=[2, 4, 8]",
+    "minibatch_steps=10",
     "kernels=[gaussian, cosine, kernel_sum]",  # spectral needs gaussian, kernels cosine + a mixture
     # gmm
     "dim=8", "batch_size=64", "n_fit=200", "n_eval=60", "sweep_anisotropy=[1, 100]",

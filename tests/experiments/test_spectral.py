@@ -86,9 +86,19 @@ TINY = [
     "--set",
     "bipartite_steps=10",
     "--set",
-    "bipartite_batch=32",
+    "regime_p=1",
+    "--set",
+    "regime_ratios=[0.2, 0.6]",
+    "--set",
+    "regime_steps=10",
+    "--set",
+    "minibatch_sizes=[2, 4, 8]",
+    "--set",
+    "minibatch_steps=10",
     "--set",
     "kernels=[gaussian, student_t]",
+    "--set",
+    "regime_kernels=[gaussian, student_t]",
 ]
 
 
@@ -107,7 +117,22 @@ def test_reproduce_spectral_quick_end_to_end(tmp_path, capsys):
         "identity_exact",
         "gaussian_aligns_with_spectral",
         "infonce_matches_spectral_clustering",
+        "infonce_tracks_spectral_across_regimes",
+        "minibatch_approaches_full_batch",
+        "clip_matches_bipartite_svd",
     ]
+    assert metrics["claims"][0]["source"].startswith("implementation check")
+    # the regime parts: one sweep entry per q / p with its seeds, the mini-batch sizes, CLIP
+    sweep = metrics["sweep"]
+    assert [pt["ratio"] for pt in sweep] == [0.2, 0.6] and sweep[0]["q"] == pytest.approx(0.2)
+    assert all(pt["seeds"] == 3 and len(pt["runs"]) == 3 for pt in sweep)
+    for key in ("spectral_nmi", "gaussian_nmi", "gaussian_alignment", "student_t_alignment"):
+        assert len(sweep[0][key]) == 2  # (mean, sd)
+    assert metrics["minibatch"]["sizes"] == [2, 4, 8] and metrics["minibatch"]["seeds"] == 3
+    assert len(metrics["minibatch"]["alignment_full"]) == 3
+    assert set(metrics["bipartite"]) == {"p=1,q=0", "p=0.75,q=0.2"}
+    assert metrics["bipartite"]["p=1,q=0"]["seeds"] == 3
+    assert 0 < metrics["detection_threshold"] < 1
     for claim in metrics["claims"]:
         assert claim["rule"] and claim["evidence"] and isinstance(claim["supported"], bool)
     # The identity is a property of the arithmetic, not of training: it holds at any size.
@@ -116,6 +141,7 @@ def test_reproduce_spectral_quick_end_to_end(tmp_path, capsys):
     assert identity["evidence"]["logged_steps"] == 2 * 4  # two (p, q) settings, steps 0..30 by 10
     html = (out / "report.html").read_text()
     assert "The claim" in html and "identity_exact" in html and "data:image/png;base64" in html
+    assert "Across regimes" in html and "Kesten-Stigum" in html and "Mini-batches" in html
 
 
 @pytest.mark.parametrize(
@@ -124,6 +150,10 @@ def test_reproduce_spectral_quick_end_to_end(tmp_path, capsys):
         ("k=1", "k"),
         ("pq=[[1.5, 0]]", "pq: p and q must be probabilities"),
         ("kernels=[laplacian]", "gaussian"),
+        ("regime_kernels=[laplacian]", "regime_kernels: must include 'gaussian'"),
+        ("regime_ratios=[0.5, 3]", "regime_ratios: q = ratio * regime_p"),
+        ("minibatch_sizes=[1000]", "minibatch_sizes: each at most k * m = 200"),
+        ("minibatch_pq=[0.5]", "minibatch_pq"),
         ("nosuchkey=1", "unknown setting"),
     ],
 )

@@ -128,3 +128,151 @@ def test_clean_setting_does_not_use_the_gap_rule():
     # gap 0.0005 at q = 0 but InfoNCE below 0.999: not supported
     summary = _summary(nmi=(0.9985, 0.8), spectral_nmi=(0.999, 0.8))
     assert spectral.clustering_claim(summary, PQ).supported is False
+
+
+def test_identity_is_labelled_an_implementation_check():
+    claim = spectral.identity_claim(_summary())
+    assert "implementation check" in claim.source
+
+
+# Regime rules (issue 13), fixed before their first run: informative sweep points have spectral
+# mean NMI in (0.1, 0.99); there |mean paired NMI gap| <= 0.1; >= 3 graphs per point.
+
+
+def _sweep_point(ratio, spectral_nmi, gap, seeds=3, gap_sd=0.02):
+    return {
+        "ratio": ratio,
+        "seeds": seeds,
+        "spectral_nmi": (spectral_nmi, 0.01),
+        "gaussian_nmi": (spectral_nmi + gap, 0.01),
+        "nmi_gap": (gap, gap_sd),
+        "gaussian_alignment": (0.5, 0.1),
+    }
+
+
+def _sweep(gap_mid=0.0, gap_edge=0.5):
+    """Perfect (0.99 exactly), informative (0.5 and just above 0.1), at chance (0.1 exactly):
+    only the two informative points may count, whatever the gap at the ends."""
+    return [
+        _sweep_point(0.1, 0.99, gap_edge),
+        _sweep_point(0.4, 0.5, gap_mid),
+        _sweep_point(0.6, above(0.1), 0.0),
+        _sweep_point(0.8, 0.1, gap_edge),
+    ]
+
+
+@pytest.mark.parametrize(
+    "gap, supported",
+    [(0.1, True), (-0.1, True), (above(0.1), False), (-above(0.1), False)],
+)
+def test_infonce_tracks_spectral_at_informative_points_only(gap, supported):
+    claim = spectral.regimes_claim(_sweep(gap_mid=gap))
+    assert claim.conclusive is True and claim.supported is supported
+    ev = claim.evidence
+    assert ev["informative_points"] == 2 and ev["perfect_points"] == 1 and ev["chance_points"] == 1
+    assert ev["nmi_gap@q/p=0.4"] == gap and ev["nmi_gap_sd@q/p=0.4"] == 0.02
+    assert "nmi_gap@q/p=0.1" not in ev and "nmi_gap@q/p=0.8" not in ev
+    for text in ("above 0.1", "below 0.99", "<= 0.1", "3 graphs"):
+        assert text in claim.rule
+
+
+def test_regimes_claim_inconclusive_at_ceiling_floor_or_with_few_seeds():
+    ends = [_sweep_point(0.1, 1.0, 0.0), _sweep_point(0.8, 0.05, 0.0)]
+    claim = spectral.regimes_claim(ends)
+    assert claim.conclusive is False and claim.supported is False
+    assert "perfect or at chance" in claim.reason
+    few = [_sweep_point(0.4, 0.5, 0.0, seeds=2)]
+    claim = spectral.regimes_claim(few)
+    assert claim.conclusive is False and "2 graph(s)" in claim.reason
+
+
+def _minibatch(alignment, seeds=3, sizes=(4, 16, 64, 128)):
+    return {
+        "sizes": list(sizes),
+        "seeds": seeds,
+        "alignment_full": [(a, 0.01) for a in alignment],
+    }
+
+
+@pytest.mark.parametrize(
+    "alignment, supported",
+    [
+        ((0.8, 0.85, 0.88, 0.9), True),  # largest exactly 0.9, gain 0.1, rank 1
+        ((0.8, 0.85, 0.88, below(0.9)), False),  # largest just under 0.9
+        ((0.875, 0.9, 0.91, 0.925), True),  # gain exactly 0.05
+        ((0.875, 0.9, 0.91, below(0.925)), False),  # gain just under 0.05
+        ((0.5, 0.97, 0.95, 0.96), False),  # large gain, but not rising (Spearman 0.4)
+        ((0.5, 0.94, 0.93, 0.97), True),  # one swap: Spearman 0.8, inclusive
+    ],
+)
+def test_minibatch_approaches_full_batch(alignment, supported):
+    claim = spectral.minibatch_claim(_minibatch(alignment))
+    assert claim.conclusive is True and claim.supported is supported
+    assert claim.evidence["gain"] == pytest.approx(alignment[-1] - alignment[0])
+    assert claim.evidence["alignment_full@batch=128"] == alignment[-1]
+    assert claim.evidence["alignment_full_sd@batch=4"] == 0.01
+    for text in (">= 0.9", ">= 0.05", ">= 0.8", ">= 0.95"):
+        assert text in claim.rule
+
+
+@pytest.mark.parametrize(
+    "data, reason",
+    [
+        (_minibatch((0.95, 0.97, 0.98, 0.99)), "nothing to approach"),  # ceiling, inclusive
+        (_minibatch((0.5, 0.7, 0.9, 0.95), seeds=2), "2 graph(s)"),
+        (_minibatch((0.5, 0.95), sizes=(4, 128)), "2 batch size(s)"),
+    ],
+)
+def test_minibatch_claim_inconclusive(data, reason):
+    claim = spectral.minibatch_claim(data)
+    assert claim.conclusive is False and claim.supported is False and reason in claim.reason
+
+
+def test_minibatch_just_below_the_ceiling_is_decided():
+    claim = spectral.minibatch_claim(_minibatch((below(0.95), 0.97, 0.99, 1.0)))
+    assert claim.conclusive is True and claim.supported is True
+
+
+def _bipartite(align_a=0.9, align_b=0.9, clip_nmi=0.9, svd_nmi=0.9, seeds=3):
+    return {
+        "p=1,q=0": {
+            "alignment_a": (0.99, 0.0),
+            "alignment_b": (0.99, 0.0),
+            "clip_nmi": (1.0, 0.0),
+            "spectral_nmi": (1.0, 0.0),
+            "seeds": 3,
+        },
+        "p=0.75,q=0.2": {
+            "alignment_a": (align_a, 0.0),
+            "alignment_b": (align_b, 0.0),
+            "clip_nmi": (clip_nmi, 0.0),
+            "spectral_nmi": (svd_nmi, 0.0),
+            "seeds": seeds,
+        },
+    }
+
+
+@pytest.mark.parametrize(
+    "kwargs, supported",
+    [
+        ({"align_a": 0.8, "align_b": 0.8}, True),  # alignment thresholds inclusive
+        ({"align_a": below(0.8)}, False),
+        ({"align_b": below(0.8)}, False),
+        ({"clip_nmi": 0.05, "svd_nmi": 0.1}, True),  # gap exactly 0.05
+        ({"clip_nmi": 0.1, "svd_nmi": 0.05}, True),  # absolute
+        ({"clip_nmi": 0.05, "svd_nmi": above(0.1)}, False),
+        ({"clip_nmi": above(0.1), "svd_nmi": 0.05}, False),
+    ],
+)
+def test_clip_matches_bipartite_svd(kwargs, supported):
+    claim = spectral.clip_claim(_bipartite(**kwargs))
+    assert claim.conclusive is True and claim.supported is supported
+    assert claim.evidence["alignment_a@p=0.75,q=0.2"] == kwargs.get("align_a", 0.9)
+    assert claim.evidence["seeds"] == 3
+    assert ">= 0.8" in claim.rule and "<= 0.05" in claim.rule
+
+
+def test_clip_claim_inconclusive_without_settings_or_seeds():
+    assert spectral.clip_claim({}).conclusive is False
+    claim = spectral.clip_claim(_bipartite(seeds=2))
+    assert claim.conclusive is False and "2 graph(s)" in claim.reason

@@ -15,6 +15,7 @@ from __future__ import annotations
 from contrastlab.experiments import ExperimentResult
 from contrastlab.experiments.spectral.claims import claims as decide
 from contrastlab.experiments.spectral.compute import compute
+from contrastlab.experiments.spectral.regimes import detection_threshold
 from contrastlab.experiments.spectral.report import build_report
 from contrastlab.experiments.spectral.settings import QUICK, Settings, check
 
@@ -25,6 +26,13 @@ def run(settings: Settings) -> ExperimentResult:
     """Run the experiment of ``spectral.md``: check -> compute -> claims -> report -> metrics."""
     check(settings)
     found = compute(settings)
-    claims = decide(found.summary, settings.pq)
-    metrics = {"summary": found.summary, "bipartite": found.bipartite, "runs": found.runs}
+    claims = decide(found.summary, settings.pq, found.sweep, found.minibatch, found.bipartite)
+    metrics = {
+        "summary": found.summary,
+        "bipartite": found.bipartite,
+        "runs": found.runs,
+        "sweep": found.sweep,
+        "detection_threshold": detection_threshold(settings.k, settings.m, settings.regime_p),
+        "minibatch": found.minibatch,
+    }
     return ExperimentResult(claims, build_report(settings, found, claims), metrics)

@@ -12,7 +12,8 @@ The constant 2/t from the formulas: ``-sum_ij P_ij l_ij = (1/t) sum_ij P_ij ||z_
 
 :func:`compute` trains free embeddings with ``losses.soft_target_infonce`` for every kernel on
 planted-partition graphs and compares them with the bottom eigenvectors of ``L(A)`` and with
-spectral clustering; a bipartite graph with the CLIP loss is run alongside (no claim).
+spectral clustering; the regime sweep, the mini-batch part and full-batch CLIP on bipartite
+graphs are in :mod:`.regimes`.
 """
 
 from __future__ import annotations
@@ -22,25 +23,27 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
 from numpy.typing import NDArray
 from scipy.special import logsumexp
-from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
 from contrastlab import kernels
 from contrastlab.analysis._threads import single_thread
 from contrastlab.analysis.graphs import (
-    bipartite_spectral_embedding,
     bottom_eigenvectors,
     kmeans_labels,
     laplacian,
     spectral_clustering,
 )
-from contrastlab.analysis.subspaces import orthonormal_basis, subspace_alignment
-from contrastlab.data.graphs import bipartite_planted_partition, planted_partition
-from contrastlab.errors import InputError
+from contrastlab.analysis.subspaces import subspace_alignment
+from contrastlab.data.graphs import planted_partition
 from contrastlab.experiments._common import mean_sd, progress
-from contrastlab.experiments.free_embedding import train_free_clip, train_free_embedding
+from contrastlab.experiments.free_embedding import train_free_embedding
+from contrastlab.experiments.spectral import regimes
+from contrastlab.experiments.spectral.measures import (
+    clustering_scores,
+    nonconstant_bottom,
+    targets,
+)
 from contrastlab.experiments.spectral.settings import Settings, pq_label
 from contrastlab.specs import build_kernel
 
@@ -65,21 +68,6 @@ def identity_terms(Z: Array, P: Array, t: float) -> tuple[float, float]:
     return 2.0 / t * trace, float(logsumexp(logits, axis=1).sum())
 
 
-def _targets(adjacency: sp.csr_matrix) -> Array:
-    degree = np.asarray(adjacency.sum(axis=1)).ravel()
-    if np.any(degree == 0):
-        raise InputError(
-            f"graph has {int(np.sum(degree == 0))} isolated objects; raise p or q (or m)"
-        )
-    return adjacency.toarray() / degree[:, None]
-
-
-def _nonconstant_bottom(vectors: Array, k: int) -> Array:
-    """Orthonormal basis of the bottom-k eigenspace with the constant direction removed (k - 1)."""
-    basis = orthonormal_basis(vectors - vectors.mean(axis=0), rtol=1e-8)
-    return basis[:, : k - 1]
-
-
 def _identity_logger(
     P: Array, kernel: kernels.Gaussian, log: list[dict[str, float]]
 ) -> Callable[[int, Any, float], None]:
@@ -92,24 +80,17 @@ def _identity_logger(
     return on_log
 
 
-def _clustering_scores(labels: NDArray[np.int64], truth: NDArray[np.int64]) -> dict[str, float]:
-    return {
-        "nmi": float(normalized_mutual_info_score(truth, labels)),
-        "ari": float(adjusted_rand_score(truth, labels)),
-    }
-
-
 def _one_graph(settings: Settings, p: float, q: float, seed: int, tick: Any) -> dict[str, Any]:
     """Spectral baselines and every kernel's trained embedding on one planted-partition graph."""
     k, dim = settings.k, settings.dim or settings.k
     adjacency, truth = planted_partition(k, settings.m, p, q, seed=seed)
-    P = _targets(adjacency)
+    P = targets(adjacency)
     A = (P + P.T) / 2.0
     _, vectors = bottom_eigenvectors(laplacian(A), k, seed=seed)
-    eig = _nonconstant_bottom(vectors, k)
+    eig = nonconstant_bottom(vectors, k)
     row: dict[str, Any] = {
-        "spectral_L": _clustering_scores(kmeans_labels(vectors, k, seed), truth),
-        "spectral_Lsym": _clustering_scores(spectral_clustering(A, k, seed=seed), truth),
+        "spectral_L": clustering_scores(kmeans_labels(vectors, k, seed), truth),
+        "spectral_Lsym": clustering_scores(spectral_clustering(A, k, seed=seed), truth),
         "kernels": {},
     }
     for spec in settings.kernels:
@@ -134,7 +115,7 @@ def _one_graph(settings: Settings, p: float, q: float, seed: int, tick: Any) -> 
         entry: dict[str, Any] = {
             "alignment": align.mean_squared_cosine,
             "captured_fraction": align.captured_fraction,
-            **_clustering_scores(kmeans_labels(Z, k, seed), truth),
+            **clustering_scores(kmeans_labels(Z, k, seed), truth),
             "final_loss": result.losses[-1],
             "loss_curve": result.losses[:: settings.log_every],
         }
@@ -143,42 +124,6 @@ def _one_graph(settings: Settings, p: float, q: float, seed: int, tick: Any) -> 
         row["kernels"][spec["name"]] = entry
         tick()
     return row
-
-
-def _bipartite(settings: Settings, p: float, q: float, seed: int) -> dict[str, float]:
-    """CLIP on free embeddings of a bipartite planted partition against the SVD."""
-    k, m, dim = settings.k, settings.m, settings.dim or settings.k
-    biadj, labels_a, labels_b = bipartite_planted_partition(k, m, m, p, q, seed=seed)
-    if (np.asarray(biadj.sum(axis=1)) == 0).any() or (np.asarray(biadj.sum(axis=0)) == 0).any():
-        raise InputError("bipartite graph has isolated objects; raise p or q (or m)")
-    kernel = build_kernel(next(s for s in settings.kernels if s["name"] == "gaussian"))
-    res = train_free_clip(
-        biadj,
-        kernel,
-        dim,
-        steps=settings.bipartite_steps,
-        batch_size=settings.bipartite_batch,
-        lr=settings.lr,
-        seed=seed,
-    )
-    _, U, V = bipartite_spectral_embedding(biadj, k, seed=seed)
-    truth = np.concatenate([labels_a, labels_b])
-    spectral = np.vstack([U, V])
-    spectral /= np.maximum(np.linalg.norm(spectral, axis=1, keepdims=True), 1e-300)
-    joint = np.vstack([res.embedding_a, res.embedding_b])
-    out = {
-        "alignment_a": subspace_alignment(
-            res.embedding_a - res.embedding_a.mean(axis=0), U[:, 1:]
-        ).mean_squared_cosine,
-        "alignment_b": subspace_alignment(
-            res.embedding_b - res.embedding_b.mean(axis=0), V[:, 1:]
-        ).mean_squared_cosine,
-    }
-    for key, value in _clustering_scores(kmeans_labels(joint, k, seed), truth).items():
-        out[f"clip_{key}"] = value
-    for key, value in _clustering_scores(kmeans_labels(spectral, k, seed), truth).items():
-        out[f"spectral_{key}"] = value
-    return out
 
 
 def summarise(runs: list[dict[str, Any]], names: list[str]) -> dict[str, Any]:
@@ -204,34 +149,32 @@ class Computed:
         names: the kernels' names, in the order of the settings.
         runs: per (p, q) label, one row per graph (see ``_one_graph``).
         summary: per label, mean and sd over graphs of every score (:func:`summarise`).
-        bipartite: per label, mean and sd of the CLIP scores (empty without ``bipartite``).
+        bipartite: per label, mean and sd of the full-batch CLIP scores (``regimes.clip_runs``;
+            empty without ``bipartite``).
+        sweep: the regime sweep (``regimes.regime_sweep``), one entry per q / p.
+        minibatch: the mini-batch part (``regimes.minibatch_runs``).
     """
 
     names: list[str]
     runs: dict[str, list[dict[str, Any]]]
     summary: dict[str, dict[str, Any]]
-    bipartite: dict[str, dict[str, tuple[float, float]]]
+    bipartite: dict[str, dict[str, Any]]
+    sweep: list[dict[str, Any]]
+    minibatch: dict[str, Any]
 
 
 def compute(settings: Settings) -> Computed:
-    """Every graph of every (p, q) setting and seed, trained and measured (one thread)."""
+    """Every graph of every (p, q) setting and seed, trained and measured, then the regime
+    sweep, the mini-batch part and full-batch CLIP (one thread)."""
     names = [spec["name"] for spec in settings.kernels]
     seeds = [settings.seed + i for i in range(settings.seeds)]
     runs: dict[str, list[dict[str, Any]]] = {}
-    bipartite: dict[str, list[dict[str, float]]] = {}
-    total = len(settings.pq) * len(seeds) * (len(names) + settings.bipartite)
+    total = len(settings.pq) * len(seeds) * len(names) + regimes.sweep_work(settings)
     with single_thread(), progress(total, "spectral") as tick:
         for p, q in settings.pq:
-            label = pq_label(p, q)
-            runs[label] = [_one_graph(settings, p, q, seed, tick) for seed in seeds]
-            if settings.bipartite:
-                bipartite[label] = []
-                for seed in seeds:
-                    bipartite[label].append(_bipartite(settings, p, q, seed))
-                    tick()
+            runs[pq_label(p, q)] = [_one_graph(settings, p, q, seed, tick) for seed in seeds]
+        sweep = regimes.regime_sweep(settings, tick)
+        minibatch = regimes.minibatch_runs(settings, tick)
+        bipartite = regimes.clip_runs(settings, tick) if settings.bipartite else {}
     summary = {label: summarise(r, names) for label, r in runs.items()}
-    bipartite_summary = {
-        label: {key: mean_sd([r[key] for r in rows]) for key in rows[0]}
-        for label, rows in bipartite.items()
-    }
-    return Computed(names, runs, summary, bipartite_summary)
+    return Computed(names, runs, summary, bipartite, sweep, minibatch)

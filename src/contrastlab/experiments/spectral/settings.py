@@ -35,12 +35,36 @@ class Settings:
     log_every: int = setting(20, low=1)
     seeds: int = setting(3, low=1, doc="graphs (and starts) per setting")
     seed: int = setting(0, low=0)
-    bipartite: bool = setting(True)
+    bipartite: bool = setting(True, doc="full-batch CLIP on bipartite planted partitions (pq)")
     bipartite_steps: int = setting(600, low=1)
-    bipartite_batch: int = setting(512, low=1)
+    regime_seeds: int = setting(3, low=1, doc="graphs per point of the sweep, mini-batch, CLIP")
+    regime_p: float = setting(0.5, above=0, high=1, doc="p of the regime sweep (q = ratio * p)")
+    regime_ratios: tuple[float, ...] = setting(
+        (0.1, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8), low=0, doc="q / p, easy towards detection"
+    )
+    regime_kernels: tuple[dict[str, Any], ...] = setting(
+        kernel_specs(("gaussian", "laplacian", "student_t", "kernel_sum")),
+        normalise=kernel_specs,
+        doc="kernels trained at each sweep point (must include a gaussian)",
+    )
+    regime_steps: int = setting(500, low=1)
+    minibatch_pq: tuple[float, ...] = setting((0.75, 0.2), doc="(p, q) of the mini-batch part")
+    minibatch_sizes: tuple[int, ...] = setting(
+        (4, 8, 16, 32, 64, 128), low=2, doc="anchors per step; () skips the part"
+    )
+    minibatch_steps: int = setting(1000, low=1)
 
 
-QUICK: Mapping[str, Any] = {"steps": 300, "seeds": 2, "bipartite_steps": 200}
+QUICK: Mapping[str, Any] = {
+    "steps": 300,
+    "seeds": 2,
+    "bipartite_steps": 200,
+    "regime_ratios": [0.3, 0.5, 0.6, 0.7],
+    "regime_kernels": ["gaussian"],
+    "regime_steps": 200,
+    "minibatch_sizes": [4, 16, 64],
+    "minibatch_steps": 300,
+}
 
 
 def pq_label(p: float, q: float) -> str:
@@ -49,8 +73,9 @@ def pq_label(p: float, q: float) -> str:
 
 
 def check(settings: Settings) -> None:
-    """Cross-field checks: ``dim >= k``, ``pq`` pairs of probabilities, a Gaussian kernel, one
-    kernel per name.
+    """Cross-field checks: ``dim >= k``, ``pq`` pairs of probabilities, a Gaussian kernel and one
+    kernel per name in ``kernels`` and ``regime_kernels``, sweep q's probabilities, mini-batch
+    sizes at most ``k m``.
 
     Raises:
         InputError: naming the key.
@@ -62,8 +87,21 @@ def check(settings: Settings) -> None:
     for p, q in settings.pq:
         if not (0 <= p <= 1 and 0 <= q <= 1):
             raise InputError(f"pq: p and q must be probabilities in [0, 1], got ({p}, {q})")
-    names = [spec["name"] for spec in settings.kernels]
-    if "gaussian" not in names:
-        raise InputError("kernels: must include 'gaussian' (the claims are about it)")
-    if len(set(names)) != len(names):
-        raise InputError(f"kernels: at most one kernel of each name, got {names}")
+    for key in ("kernels", "regime_kernels"):
+        names = [spec["name"] for spec in getattr(settings, key)]
+        if "gaussian" not in names:
+            raise InputError(f"{key}: must include 'gaussian' (the claims are about it)")
+        if len(set(names)) != len(names):
+            raise InputError(f"{key}: at most one kernel of each name, got {names}")
+    if any(settings.regime_p * r > 1 for r in settings.regime_ratios):
+        raise InputError(
+            f"regime_ratios: q = ratio * regime_p must be a probability, got regime_p = "
+            f"{settings.regime_p} and ratios {list(settings.regime_ratios)}"
+        )
+    if len(settings.minibatch_pq) != 2 or not all(0 <= v <= 1 for v in settings.minibatch_pq):
+        raise InputError(f"minibatch_pq: expected [p, q] in [0, 1], got {settings.minibatch_pq}")
+    n = settings.k * settings.m
+    if any(b > n for b in settings.minibatch_sizes):
+        raise InputError(
+            f"minibatch_sizes: each at most k * m = {n}, got {settings.minibatch_sizes}"
+        )
