@@ -89,6 +89,7 @@ def test_a_failing_experiment_is_recorded_and_the_others_still_run(tmp_path, mon
     }
     monkeypatch.setattr("contrastlab.experiments.runner.EXPERIMENTS", broken)
     sets = ["--set", "k=3", "--set", "m=6", "--set", "steps=10", "--set", "seeds=2"]
+    sets += ["--set", "regime_p=1", "--set", "regime_steps=5", "--set", "minibatch_steps=5"]
     missing = tmp_path / "missing.npz"
     args = ["reproduce", "all", "--quick", "--out", str(tmp_path), "--data", f"npz:{missing}"]
     assert main([*args, *sets, "--set", "bipartite=false"]) == 1

@@ -92,7 +92,7 @@ TINY = [
     "--set",
     "regime_steps=10",
     "--set",
-    "minibatch_sizes=[2, 4, 8]",
+    "minibatch_sizes=[2, 4, 8, 19]",
     "--set",
     "minibatch_steps=10",
     "--set",
@@ -129,6 +129,7 @@ def test_reproduce_spectral_quick_end_to_end(tmp_path, capsys):
     for key in ("spectral_nmi", "gaussian_nmi", "gaussian_alignment", "student_t_alignment"):
         assert len(sweep[0][key]) == 2  # (mean, sd)
     assert metrics["minibatch"]["sizes"] == [2, 4, 8] and metrics["minibatch"]["seeds"] == 3
+    assert metrics["minibatch"]["skipped_sizes"] == [19]  # more than the n = 18 objects
     assert len(metrics["minibatch"]["alignment_full"]) == 3
     assert set(metrics["bipartite"]) == {"p=1,q=0", "p=0.75,q=0.2"}
     assert metrics["bipartite"]["p=1,q=0"]["seeds"] == 3
@@ -142,6 +143,7 @@ def test_reproduce_spectral_quick_end_to_end(tmp_path, capsys):
     html = (out / "report.html").read_text()
     assert "The claim" in html and "identity_exact" in html and "data:image/png;base64" in html
     assert "Across regimes" in html and "Kesten-Stigum" in html and "Mini-batches" in html
+    assert "skipped because they exceed the n = 18 objects: [19]" in html
 
 
 @pytest.mark.parametrize(
@@ -152,7 +154,7 @@ def test_reproduce_spectral_quick_end_to_end(tmp_path, capsys):
         ("kernels=[laplacian]", "gaussian"),
         ("regime_kernels=[laplacian]", "regime_kernels: must include 'gaussian'"),
         ("regime_ratios=[0.5, 3]", "regime_ratios: q = ratio * regime_p"),
-        ("minibatch_sizes=[1000]", "minibatch_sizes: each at most k * m = 200"),
+        ("minibatch_sizes=[1000, 500]", "minibatch_sizes: none is at most k * m = 200"),
         ("minibatch_pq=[0.5]", "minibatch_pq"),
         ("nosuchkey=1", "unknown setting"),
     ],

@@ -42,7 +42,7 @@ from contrastlab.experiments.spectral.measures import (
     nonconstant_bottom,
     targets,
 )
-from contrastlab.experiments.spectral.settings import Settings, pq_label
+from contrastlab.experiments.spectral.settings import Settings, pq_label, usable_sizes
 from contrastlab.experiments.spectral.trainers import (
     train_full_batch_clip,
     train_minibatch_embedding,
@@ -86,7 +86,7 @@ def sweep_work(settings: Settings) -> int:
     """Progress units of the three parts (one per trained embedding)."""
     seeds = settings.regime_seeds
     units = len(settings.regime_ratios) * seeds * len(settings.regime_kernels)
-    units += seeds * (1 + len(settings.minibatch_sizes))
+    units += seeds * (1 + len(usable_sizes(settings)))
     return units + (len(settings.pq) * seeds if settings.bipartite else 0)
 
 
@@ -166,7 +166,7 @@ def _minibatch_seed(settings: Settings, seed: int, tick: Tick) -> dict[str, Any]
     tick()
     full_basis = full - full.mean(axis=0)
     row: dict[str, Any] = {"seed": seed, "full_alignment_spectral": _alignment(full, g["eig"])}
-    for batch in settings.minibatch_sizes:
+    for batch in usable_sizes(settings):
         Z = train_minibatch_embedding(
             g["P"], kernel, dim, batch, settings.minibatch_steps, lr=settings.lr, seed=seed
         ).embedding
@@ -181,8 +181,9 @@ def minibatch_runs(settings: Settings, tick: Tick) -> dict[str, Any]:
     """Per batch size, mean and sd over seeds of the alignment with the full-batch solution
     (``alignment_full``), with the spectral subspace, and the NMI; the rows per seed."""
     runs = [_minibatch_seed(settings, seed, tick) for seed in regime_seeds(settings)]
-    sizes = [int(b) for b in settings.minibatch_sizes]
+    sizes = usable_sizes(settings)
     out: dict[str, Any] = {"sizes": sizes, "pq": list(settings.minibatch_pq), "runs": runs}
+    out["skipped_sizes"] = [int(b) for b in settings.minibatch_sizes if b not in sizes]
     out["seeds"] = len(runs)
     out["full_alignment_spectral"] = mean_sd([r["full_alignment_spectral"] for r in runs])
     for key in ("alignment_full", "alignment_spectral", "nmi"):

@@ -164,6 +164,11 @@ def minibatch_section(rep: Report, settings: Settings, minibatch: dict[str, Any]
             steps=settings.minibatch_steps,
         )  # fmt: skip
     )
+    if minibatch["skipped_sizes"]:
+        rep.text(
+            f"Batch sizes skipped because they exceed the n = {settings.k * settings.m} objects: "
+            f"{minibatch['skipped_sizes']}."
+        )
     if not minibatch["sizes"]:
         rep.text("No batch size was run.")
         return

@@ -10,7 +10,7 @@ from contrastlab.errors import InputError
 from contrastlab.experiments._common import kernel_specs
 from contrastlab.settings import setting
 
-__all__ = ["QUICK", "Settings", "check", "pq_label"]
+__all__ = ["QUICK", "Settings", "check", "pq_label", "usable_sizes"]
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,7 @@ def pq_label(p: float, q: float) -> str:
 def check(settings: Settings) -> None:
     """Cross-field checks: ``dim >= k``, ``pq`` pairs of probabilities, a Gaussian kernel and one
     kernel per name in ``kernels`` and ``regime_kernels``, sweep q's probabilities, mini-batch
-    sizes at most ``k m``.
+    sizes: at least one at most ``k m`` when any is given.
 
     Raises:
         InputError: naming the key.
@@ -101,7 +101,12 @@ def check(settings: Settings) -> None:
     if len(settings.minibatch_pq) != 2 or not all(0 <= v <= 1 for v in settings.minibatch_pq):
         raise InputError(f"minibatch_pq: expected [p, q] in [0, 1], got {settings.minibatch_pq}")
     n = settings.k * settings.m
-    if any(b > n for b in settings.minibatch_sizes):
+    if settings.minibatch_sizes and not usable_sizes(settings):
         raise InputError(
-            f"minibatch_sizes: each at most k * m = {n}, got {settings.minibatch_sizes}"
+            f"minibatch_sizes: none is at most k * m = {n}, got {list(settings.minibatch_sizes)}"
         )
+
+
+def usable_sizes(settings: Settings) -> list[int]:
+    """The mini-batch sizes at most ``k m`` (larger ones are skipped, and the report says so)."""
+    return [int(b) for b in settings.minibatch_sizes if b <= settings.k * settings.m]
