@@ -82,6 +82,7 @@ def test_corrupt_blurs_noises_and_clips():
 TINY = [
     "--set", "epochs=1", "--set", "map_epochs=1", "--set", "dims=[2, 8]",
     "--set", "batch_size=64", "--set", "tsne_iterations=30", "--set", "identity_batches=2",
+    "--set", "nu_values=[1, 5]", "--set", "toy_points=20", "--set", "toy_epochs=2",
 ]  # fmt: skip
 
 
@@ -107,9 +108,23 @@ def test_reproduce_sne_tiny(tmp_path, tiny_npz, capsys):
     assert list(claims) == ["kl_identity", "student_t_low_dim_gain", "embed2d_versus_tsne"]
     assert claims["kl_identity"]["supported"] is True
     assert claims["kl_identity"]["evidence"]["max_rel_residual_joint"] < 1e-10
-    assert set(claims["student_t_low_dim_gain"]["evidence"]) == {
-        f"gain_knn_{p}_d{d}" for p in ("id", "shift") for d in (2, 8)
-    }
+    low = claims["student_t_low_dim_gain"]
+    assert {f"gain_knn_{p}_d{d}" for p in ("id", "shift") for d in (2, 8)} <= set(low["evidence"])
+    assert low["conclusive"] is False  # one seed: no spread to decide by
+    assert claims["embed2d_versus_tsne"]["source"].startswith("t-SimCNE")
+    # the nu sweep: nu = 5 reused from the dimension sweep at d = 2, nu = 1 trained
+    assert [(r["nu"], r["dim"]) for r in metrics["nu_sweep"]] == [(1.0, 2), (5.0, 2)]
+    reused = next(r for r in metrics["sweep"] if r["kernel"] == "student_t" and r["dim"] == 2)
+    assert metrics["nu_sweep"][1]["output_knn_id"] == reused["output_knn_id"]
+    assert [r["augment"] for r in metrics["augmentations"]] == ["noise", "mixup"]
+    comparison = metrics["augmentation_comparison"]
+    noise, mixup = metrics["augmentations"]
+    assert comparison["linear_top1.gain"] == pytest.approx(
+        mixup["linear_top1"] - noise["linear_top1"], abs=1e-12
+    )
+    toy = metrics["gaussian_toy"]
+    assert 0.0 <= toy["alignment"] <= 4.0 and toy["uniformity"] <= 0.0
+    assert toy["largest_share"] >= 0.2 >= toy["smallest_share"]
     assert {"knn_2d_contrastive", "knn_2d_tsne"} <= set(claims["embed2d_versus_tsne"]["evidence"])
     assert len(metrics["sweep"]) == 4  # 2 dims x 2 kernels x 1 seed
     for row in metrics["sweep"]:
@@ -117,7 +132,14 @@ def test_reproduce_sne_tiny(tmp_path, tiny_npz, capsys):
             assert 0.0 <= row[key] <= 1.0
     assert metrics["embed2d"]["tsne"]["ran"] is True
     html = (out / "report.html").read_text()
-    assert "t-SNE" in html and html.count("<img") >= 3
+    assert "t-SNE" in html and html.count("<img") >= 4
+    for heading in (
+        "nu at low dimension",
+        "Gaussian noise against mixup",
+        "five clusters",
+        "6. t-SimCNE",
+    ):
+        assert heading in html
 
 
 def test_reproduce_sne_bad_setting(tmp_path, capsys):

@@ -26,6 +26,11 @@ def check(settings: Settings | Mapping[str, Any]) -> None:
         raise InputError(
             f"sweep_kernels: the claim compares one cosine and one student_t kernel, got {names}"
         )
+    if settings.augment_data != "digits" and not settings.augment_data.startswith("npz:"):
+        raise InputError(
+            f"augment_data: digits or npz:PATH with a 'features' array, got "
+            f"{settings.augment_data!r}"
+        )
     try:
         map_settings(settings)
     except InputError as err:

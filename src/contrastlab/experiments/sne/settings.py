@@ -41,10 +41,34 @@ class Settings:
     )
     tsne: bool = setting(True)
     tsne_iterations: int = setting(500, low=1)
+    nu_values: tuple[float, ...] = setting(
+        [1.0, 5.0, 10.0, 100.0], above=0, doc="Student-t nu of the tail sweep (1: Cauchy)"
+    )
+    nu_dim: int = setting(2, low=1, doc="the low feature dimension of the nu sweep")
+    augment_noise: float = setting(
+        0.3, above=0, doc="vector data, Gaussian-noise run: noise x each feature's spread"
+    )
+    augment_mixup: float = setting(
+        0.5, above=0, below=1, doc="vector data, mixup run: largest share of the partner"
+    )
+    augment_data: str = setting(
+        "digits",
+        doc="vectors of the augmentation comparison: digits (64 pixels as a vector)"
+        " or npz:PATH with 'features'",
+    )
+    toy_points: int = setting(200, low=10, doc="per Gaussian of the 2-D toy")
+    toy_epochs: int = setting(60, low=1)
+    toy_noise: float = setting(0.1, above=0, doc="toy augmentation: noise x coordinate spread")
     work_dir: str | None = setting(None, doc="where the run folders go (None: a temporary one)")
 
 
-QUICK: Mapping[str, Any] = {"epochs": 15, "seeds": 1, "map_epochs": 20}
+QUICK: Mapping[str, Any] = {
+    "epochs": 15,
+    "seeds": 1,
+    "map_epochs": 20,
+    "nu_values": [1.0, 5.0, 100.0],
+    "toy_epochs": 30,
+}
 
 
 def as_settings(settings: Settings | Mapping[str, Any]) -> Settings:
