@@ -58,7 +58,7 @@ SWEEP_TEXT = (
 )
 ONE_SEED_TEXT = (
     "One seed only (quick mode): no spread, so the seed-paired rule cannot decide "
-    "(inconclusive); the full mode pairs three seeds."
+    "(inconclusive); the full mode pairs four seeds."
 )
 IDENTITY_VERDICT_TEXT = (
     "KL(P || Q) equals the InfoNCE loss (constant 0 for the joint Q, log(1/2B) for the "
