@@ -111,7 +111,10 @@ def test_reproduce_all_quick_runs_all_six_experiments(tmp_path: Path, capsys) ->
             assert claim["evidence"] and all(
                 v is None or isinstance(v, (int, float)) for v in claim["evidence"].values()
             )
-            verdict = "supported" if claim["supported"] else "NOT supported"
+            if claim.get("conclusive", True):
+                verdict = "supported" if claim["supported"] else "NOT supported"
+            else:
+                verdict = f"inconclusive ({claim['reason']})"
             assert f"[{name}] {claim['id']}: {verdict}" in printed
             assert claim["id"] in page
     # the --set overrides reached each experiment that has the key (QUICK values underneath)
