@@ -14,7 +14,6 @@ import numpy as np
 import pytest
 
 from contrastlab.experiments.clusters import claims as clusters
-from contrastlab.report import Claim
 
 from .claim_checks import above, assert_claim, below
 
@@ -240,22 +239,3 @@ def test_far_sets_claim_needs_both_ends_and_three_seeds(points, capacities, reas
     claim = clusters.far_sets_claim(points, capacities)
     assert claim.conclusive is False and claim.supported is False
     assert reason in claim.reason
-
-
-def test_comparison_with_the_recorded_full_run_lists_differing_verdicts():
-    found = [
-        Claim(id="close_sets_preserved", statement="s", supported=True),
-        Claim(id="far_sets_split_with_capacity", statement="s", supported=False),
-        Claim(id="new_claim", statement="s", supported=False),
-    ]
-    recorded = {
-        "verdicts": {
-            "close_sets_preserved": "supported",
-            "far_sets_split_with_capacity": "supported",
-        },
-        "seconds": 1.0,
-        "when": "now",
-    }
-    compared = clusters.compare_with_recorded(found, recorded)
-    assert compared["differs"] == ["far_sets_split_with_capacity"]
-    assert clusters.compare_with_recorded(found, None) == {"recorded": None, "differs": []}

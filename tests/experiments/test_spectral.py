@@ -134,6 +134,7 @@ def test_reproduce_spectral_quick_end_to_end(tmp_path, capsys):
     assert set(metrics["bipartite"]) == {"p=1,q=0", "p=0.75,q=0.2"}
     assert metrics["bipartite"]["p=1,q=0"]["seeds"] == 3
     assert 0 < metrics["detection_threshold"] < 1
+    assert "differs_from_recorded_full" in metrics and "recorded_full_run" in metrics
     for claim in metrics["claims"]:
         assert claim["rule"] and claim["evidence"] and isinstance(claim["supported"], bool)
     # The identity is a property of the arithmetic, not of training: it holds at any size.
@@ -144,6 +145,7 @@ def test_reproduce_spectral_quick_end_to_end(tmp_path, capsys):
     assert "The claim" in html and "identity_exact" in html and "data:image/png;base64" in html
     assert "Across regimes" in html and "Kesten-Stigum" in html and "Mini-batches" in html
     assert "skipped because they exceed the n = 18 objects: [19]" in html
+    assert "recorded full run" in html
 
 
 @pytest.mark.parametrize(

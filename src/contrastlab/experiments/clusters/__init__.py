@@ -16,11 +16,12 @@ from __future__ import annotations
 from typing import Any
 
 from contrastlab.experiments import ExperimentResult
+from contrastlab.experiments.clusters.claims import RECORDED_FULL_RUN, rule_constants
 from contrastlab.experiments.clusters.claims import claims as decide
-from contrastlab.experiments.clusters.claims import compare_with_recorded, rule_constants
 from contrastlab.experiments.clusters.compute import compute
 from contrastlab.experiments.clusters.report import build_report
 from contrastlab.experiments.clusters.settings import QUICK, Settings, check
+from contrastlab.experiments.recorded import compare_with_recorded
 
 __all__ = ["QUICK", "Settings", "check", "run"]
 
@@ -31,7 +32,7 @@ def run(settings: Settings) -> ExperimentResult:
     check(settings)
     found = compute(settings)
     claims = decide(found.points, settings.capacities)
-    against_full = compare_with_recorded(claims)
+    against_full = compare_with_recorded(claims, RECORDED_FULL_RUN)
     metrics: dict[str, Any] = {
         "grid": found.points,
         "untrained": found.untrained,

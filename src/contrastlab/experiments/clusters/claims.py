@@ -47,7 +47,6 @@ __all__ = [
     "cells",
     "claims",
     "close_sets_claim",
-    "compare_with_recorded",
     "disjoint_close_claim",
     "far_sets_claim",
     "low_capacities",
@@ -243,18 +242,6 @@ def claims(points: list[dict[str, Any]], capacities: Sequence[str]) -> list[Clai
         disjoint_close_claim(points, capacities),
         far_sets_claim(points, capacities),
     ]
-
-
-def compare_with_recorded(
-    found: list[Claim], recorded: dict[str, Any] | None = RECORDED_FULL_RUN
-) -> dict[str, Any]:
-    """This run's verdicts beside those of the recorded full run: ``{"recorded": ...,
-    "differs": [ids whose verdicts differ]}`` (``differs`` empty when nothing was recorded)."""
-    if recorded is None:
-        return {"recorded": None, "differs": []}
-    verdicts = recorded["verdicts"]
-    differs = [c.id for c in found if c.id in verdicts and verdicts[c.id] != c.verdict]
-    return {"recorded": recorded, "differs": differs}
 
 
 def rule_constants() -> dict[str, float]:

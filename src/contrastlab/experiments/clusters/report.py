@@ -19,6 +19,7 @@ from contrastlab.experiments.clusters.claims import (
 )
 from contrastlab.experiments.clusters.compute import Computed, seeds_of
 from contrastlab.experiments.clusters.settings import Settings, temperatures
+from contrastlab.experiments.recorded import recorded_run_section
 from contrastlab.report import Claim, Report
 
 __all__ = ["build_report"]
@@ -220,7 +221,7 @@ def build_report(
         )
     rep.text(_reading(settings, found.points))
     rep.text(f"Rule history. {FIRST_RULE_RESULT}")
-    _full_run_section(rep, claims, against_full)
+    recorded_run_section(rep, claims, against_full)
     rep.heading("Every grid cell (mean and spread over seeds)")
     rep.table(CELL_COLUMNS, [[c[key] for key in CELL_KEYS] for c in cells(found.points)])
     return rep
@@ -230,33 +231,6 @@ CELL_COLUMNS = ["r / delta", "capacity", "m", "t", "seeds", "NMI", "NMI sd", "ce
 CELL_COLUMNS += ["gap", "gap sd"]
 CELL_KEYS = ["ratio", "capacity", "negatives", "t", "seeds", "kmeans_nmi", "kmeans_nmi_std"]
 CELL_KEYS += ["centroid_accuracy", "intertwining_gap", "intertwining_gap_std"]
-
-
-def _full_run_section(rep: Report, claims: list[Claim], against_full: dict[str, Any]) -> None:
-    """This run's verdicts beside those of the recorded full run (quick and full mode have
-    given opposite verdicts before)."""
-    rep.heading("This run against the recorded full run")
-    recorded = against_full["recorded"]
-    if recorded is None:
-        rep.text("No full run with the defaults has been recorded yet.")
-        return
-    rep.text(
-        f"Recorded full run (the defaults, {recorded['seconds']:.0f} s, {recorded['when']}): "
-        "its verdicts beside this run's. Quick mode runs fewer ratios, capacities, negatives, "
-        "temperatures and steps; where the two differ, the full run decides."
-    )
-    rep.table(
-        ["claim", "this run", "recorded full run", "same"],
-        [
-            [
-                c.id,
-                c.verdict,
-                recorded["verdicts"].get(c.id, "-"),
-                c.id not in against_full["differs"],
-            ]
-            for c in claims
-        ],
-    )
 
 
 def _reading(settings: Settings, points: list[dict[str, Any]]) -> str:

@@ -13,6 +13,8 @@ report in :mod:`.report`, the settings in :mod:`.settings`.
 from __future__ import annotations
 
 from contrastlab.experiments import ExperimentResult
+from contrastlab.experiments.recorded import compare_with_recorded, recorded_run_section
+from contrastlab.experiments.spectral.claims import RECORDED_FULL_RUN
 from contrastlab.experiments.spectral.claims import claims as decide
 from contrastlab.experiments.spectral.compute import compute
 from contrastlab.experiments.spectral.regimes import detection_threshold
@@ -27,6 +29,7 @@ def run(settings: Settings) -> ExperimentResult:
     check(settings)
     found = compute(settings)
     claims = decide(found.summary, settings.pq, found.sweep, found.minibatch, found.bipartite)
+    against_full = compare_with_recorded(claims, RECORDED_FULL_RUN)
     metrics = {
         "summary": found.summary,
         "bipartite": found.bipartite,
@@ -34,5 +37,9 @@ def run(settings: Settings) -> ExperimentResult:
         "sweep": found.sweep,
         "detection_threshold": detection_threshold(settings.k, settings.m, settings.regime_p),
         "minibatch": found.minibatch,
+        "recorded_full_run": against_full["recorded"],
+        "differs_from_recorded_full": against_full["differs"],
     }
-    return ExperimentResult(claims, build_report(settings, found, claims), metrics)
+    report = build_report(settings, found, claims)
+    recorded_run_section(report, claims, against_full)
+    return ExperimentResult(claims, report, metrics)

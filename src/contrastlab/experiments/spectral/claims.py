@@ -29,6 +29,7 @@ __all__ = [
     "MB_RANK_MIN",
     "MIN_SEEDS",
     "PERFECT_MIN",
+    "RECORDED_FULL_RUN",
     "TRACK_GAP_MAX",
     "clip_claim",
     "informative",
@@ -51,6 +52,10 @@ ALIGN_MIN_CLEAN = 0.95  # (p, q) = (1, 0): alignment "near 1"
 ALIGN_MIN_NOISY = 0.8  # (p, q) = (0.75, 0.2)
 NMI_MIN_CLEAN = 0.999  # (1, 0): both recover the clusters exactly
 NMI_GAP_MAX = 0.05  # (0.75, 0.2): NMI "within a few points"
+
+# The verdicts of the last full run with the defaults (``reproduce spectral`` without --quick),
+# filled in from that run's metrics.json; None until one was recorded.
+RECORDED_FULL_RUN: dict[str, Any] | None = None
 
 # Regime rules (issue 13), fixed before their first run.
 MIN_SEEDS = 3  # fewer graphs per point: inconclusive
