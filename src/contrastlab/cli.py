@@ -3,7 +3,11 @@
 Each command lives in ``contrastlab.commands.<name>`` and provides ``add_arguments(parser)``
 and ``run(args) -> int``; the module docstring's first line is its help text. Bad input
 (``ValueError``, missing files) ends with a one-line message on stderr and exit code 2; set
-``CONTRASTLAB_DEBUG=1`` to see the traceback instead.
+``CONTRASTLAB_DEBUG=1`` to see the traceback instead. A run stopped on purpose
+(:class:`~contrastlab.errors.RunStopped`) is one line too, with its own exit code: 75 when
+preempted by SIGTERM or SIGINT (a checkpoint at the current step was saved; ``--resume``
+continues), 3 when the loss or the embeddings became non-finite (the last good checkpoint is
+kept).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import os
 import sys
 from collections.abc import Sequence
 
+from contrastlab.errors import RunStopped
 from contrastlab.files import OutputError
 
 # name -> (module, one-line help). Only the module of the command being run is imported, so
@@ -94,6 +99,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             message = f"{message}: {err.filename}"
         sys.stderr.write(f"contrastlab {args.command}: error: {message}\n")
         return 2
+    except RunStopped as err:  # preempted or diverged: the message says what was kept
+        sys.stderr.write(f"contrastlab {args.command}: {err}\n")
+        return err.exit_code
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
         return 130

@@ -9,3 +9,23 @@ from __future__ import annotations
 
 class InputError(ValueError):
     """Bad user input: a missing file, a wrong shape, an unknown name, a bad parameter value."""
+
+
+class RunStopped(Exception):
+    """A run that stopped early on purpose; the command line prints the message as one line and
+    exits with :attr:`exit_code`."""
+
+    exit_code = 1
+
+
+class Preempted(RunStopped):
+    """SIGTERM or SIGINT: a checkpoint was saved at the current step; ``--resume`` continues.
+    Exit code 75 (``EX_TEMPFAIL``: try again later), which schedulers can requeue on."""
+
+    exit_code = 75
+
+
+class Diverged(RunStopped):
+    """A non-finite loss or embedding; the last good checkpoint is kept. Exit code 3."""
+
+    exit_code = 3

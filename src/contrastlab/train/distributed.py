@@ -60,6 +60,16 @@ def barrier(runtime: Runtime) -> None:
         dist.barrier()
 
 
+def agree(runtime: Runtime, *flags: bool) -> tuple[bool, ...]:
+    """Each flag true on every rank when it is true on any (one all-reduce; as given in one
+    process), so all ranks take the same branch: stop at the same step, together."""
+    if not runtime.distributed:
+        return tuple(flags)
+    values = torch.tensor([float(f) for f in flags], device=runtime.device)
+    dist.all_reduce(values, op=dist.ReduceOp.MAX)
+    return tuple(bool(v) for v in values.tolist())
+
+
 def cleanup(runtime: Runtime) -> None:
     """Leave the process group."""
     if runtime.distributed and dist.is_initialized():

@@ -40,7 +40,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from contrastlab.data.sources import DataSplit, load_source
-from contrastlab.errors import InputError
+from contrastlab.errors import Diverged, InputError, Preempted
 from contrastlab.files import atomic_write
 from contrastlab.settings import AUTO, to_mapping
 from contrastlab.train import config as config_lib
@@ -53,7 +53,7 @@ from contrastlab.train.checkpoint import (
     save_checkpoint,
 )
 from contrastlab.train.components import build_kernel, build_loss, build_model, build_transforms
-from contrastlab.train.distributed import Runtime, barrier, cleanup, setup
+from contrastlab.train.distributed import Runtime, agree, barrier, cleanup, setup
 from contrastlab.train.evaluate import evaluate_backbone, evaluate_features, raw_inputs
 from contrastlab.train.history import read_history, write_history
 from contrastlab.train.lock import run_lock
@@ -61,6 +61,12 @@ from contrastlab.train.loop import Schedule, seed_everything, torch_threads
 from contrastlab.train.optim import build_optimizer, parameter_groups
 from contrastlab.train.resume import resume_settings
 from contrastlab.train.sections import RunConfig, TrainConfig, train_config
+from contrastlab.train.stopping import (
+    StopRequest,
+    diverged_message,
+    preempted_message,
+    stop_signals,
+)
 
 CHECKPOINT = "checkpoint.pt"
 CONFIG = config_lib.CONFIG_FILE_NAME
@@ -131,11 +137,15 @@ def train(
         log: where one-line progress messages go (rank 0 only).
 
     The run holds the folder's lock (:mod:`contrastlab.train.lock`) throughout: a second run
-    into the same folder stops before touching it.
+    into the same folder stops before touching it. ``train.checkpoint_every_steps`` adds
+    checkpoints inside long epochs; SIGTERM and SIGINT save one at the current step
+    (:mod:`contrastlab.train.stopping`), from which ``resume`` continues mid-epoch.
 
     Raises:
         InputError: a bad setting, no checkpoint to resume, ``train.epochs`` below the
             checkpoint's epoch on ``resume``, or another run holding ``out``.
+        Preempted: SIGTERM or SIGINT; the checkpoint of the current step was saved.
+        Diverged: a non-finite loss or embedding; the last good checkpoint is kept.
     """
     out = Path(out_dir)
     given = train_config(config)
@@ -144,15 +154,18 @@ def train(
     with run_lock(out, log):
         runtime = setup(given.train.device)
         try:
-            with torch_threads(given.train.threads):
+            with torch_threads(given.train.threads), stop_signals() as stop:
                 quiet = log if runtime.is_main else (lambda _: None)
                 state = build(given, out, runtime, quiet, resume)
+                state.stop = stop
                 if resume:
                     restore(state)
                 start_folder(state, fresh=not resume)
                 for epoch in range(state.start_epoch, state.schedule.epochs):
                     end_epoch(state, run_epoch(state, epoch))
                 state.close_outputs()
+                if agree(runtime, stop.requested)[0]:  # the last checkpoint is the final one
+                    _preempt(state, state.schedule.epochs - 1, state.schedule.steps_per_epoch)
                 return final_metrics(state)
         finally:
             cleanup(runtime)
@@ -200,6 +213,10 @@ class Training:
     raw_metrics: dict[str, Any] = field(default_factory=dict)
     start_epoch: int = 0
     step: int = 0
+    epoch_step: int = 0  # steps of the epoch in progress already done (resumed mid-epoch)
+    partial: dict[str, Any] | None = None  # that epoch's sums so far, from the checkpoint
+    saved: str = ""  # the last checkpoint written or restored, in words ("" : none)
+    stop: StopRequest = field(default_factory=StopRequest)
     history: list[dict[str, Any]] = field(default_factory=list)
     progress: Any = None
     board: Any = None
@@ -315,14 +332,17 @@ def restore(state: Training) -> None:
     state.scaler.load_state_dict(saved["scaler"])
     restore_rng_states(saved["rng"][min(state.runtime.rank, len(saved["rng"]) - 1)])
     state.start_epoch, state.step = int(saved["epoch"]), int(saved["step"])
+    state.epoch_step, state.partial = int(saved.get("epoch_step", 0)), saved.get("partial")
+    state.saved = _checkpoint_words(state.start_epoch, state.epoch_step)
     epochs = state.schedule.epochs
-    if state.start_epoch > epochs:
+    if state.start_epoch + (state.epoch_step > 0) > epochs:
         raise InputError(
-            f"--resume: the run in {state.out} has trained {state.start_epoch} epochs already; "
+            f"--resume: the run in {state.out} has trained {state.saved} already; "
             f"--epochs {epochs} cannot shorten it"
         )
     state.history = saved.get("history") or read_history(state.out / HISTORY, state.start_epoch)
-    state.log(f"resuming {state.out} at epoch {state.start_epoch} of {epochs}")
+    within = f", step {state.epoch_step} of epoch {state.start_epoch + 1}" * (state.epoch_step > 0)
+    state.log(f"resuming {state.out} at epoch {state.start_epoch} of {epochs}{within}")
 
 
 def _check_same_data(state: Training, saved: dict[str, Any] | None) -> None:
@@ -375,48 +395,104 @@ def time_left(state: Training) -> float:
     return per_step * (state.schedule.total_steps - state.step) + final
 
 
+@dataclass
+class EpochSums:
+    """What an epoch's record sums over its steps; saved with a mid-epoch checkpoint so a run
+    resumed there logs the record an uninterrupted run logs."""
+
+    loss: Tensor
+    step_seconds: float = 0.0
+    augment_seconds: float = 0.0
+    lr: float = 0.0
+
+    @classmethod
+    def of(cls, saved: dict[str, Any] | None, device: torch.device) -> EpochSums:
+        """Fresh sums, or those of a checkpoint's ``partial``."""
+        if saved is None:
+            return cls(loss=torch.zeros((), device=device))
+        return cls(**{**saved, "loss": saved["loss"].to(device)})
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "loss": self.loss.detach().clone(),
+            "step_seconds": self.step_seconds,
+            "augment_seconds": self.augment_seconds,
+            "lr": self.lr,
+        }
+
+
 def run_epoch(state: Training, epoch: int) -> dict[str, Any]:
-    """The training steps of ``epoch``; returns its ``metrics.jsonl`` record (before monitors)."""
+    """The training steps of ``epoch`` (from ``state.epoch_step`` on when resumed mid-epoch);
+    returns its ``metrics.jsonl`` record (before monitors). Saves the checkpoints of
+    ``train.checkpoint_every_steps``, and one at the current step on SIGTERM / SIGINT."""
     state.step_module.train()
-    epoch_loss = torch.zeros((), device=state.device)
-    epoch_time = augment_time = 0.0
-    lr = 0.0
+    sums = EpochSums.of(state.partial, state.device)
     batches = state.schedule.batches(len(state.train_x), epoch, state.runtime)
-    for indices in batches:
+    first, state.epoch_step, state.partial = state.epoch_step, 0, None
+    every = state.cfg.train.checkpoint_every_steps
+    for position in range(first, len(batches)):
         tick = time.perf_counter()
-        lr = state.schedule.apply(state.optimizer, state.step)
-        loss, aug_done = _train_step(state, indices, epoch)
-        epoch_loss += loss.detach()
+        sums.lr = state.schedule.apply(state.optimizer, state.step)
+        loss, aug_done, stop = _train_step(state, batches[position], epoch, sums.lr)
+        sums.loss += loss.detach()
         state.step += 1
         now = time.perf_counter()
-        epoch_time += now - tick
-        augment_time += aug_done - tick
-        if state.progress is not None:
-            state.progress.update(1)
-            state.progress.set_postfix(
-                epoch=epoch + 1,
-                loss=f"{loss.item():.3f}",
-                lr=f"{lr:.2e}",
-                img_s=f"{len(indices) * state.runtime.world_size / (now - tick):.0f}",
-                left=duration(time_left(state)),
-            )
+        sums.step_seconds += now - tick
+        sums.augment_seconds += aug_done - tick
+        _show_step(state, epoch, loss, sums.lr, len(batches[position]) / (now - tick))
+        done = position + 1
+        if stop or (every and state.step % every == 0 and done < len(batches)):
+            _save(state, epoch, done, sums)
+        if stop:
+            _preempt(state, epoch, done)
     images = len(batches) * state.schedule.batch_size
+    epoch_time = sums.step_seconds
     return {
         "epoch": epoch + 1,
         "step": state.step,
-        "loss": _mean_over_ranks(epoch_loss, state.runtime) / max(1, len(batches)),
-        "lr": lr if batches else 0.0,
+        "loss": _mean_over_ranks(sums.loss, state.runtime) / max(1, len(batches)),
+        "lr": sums.lr,
         "images_per_second": images / epoch_time if epoch_time else 0.0,
-        "augment_share": augment_time / epoch_time if epoch_time else 0.0,
+        "augment_share": sums.augment_seconds / epoch_time if epoch_time else 0.0,
         "step_seconds": epoch_time,
         "images": images,
         "seconds": time.perf_counter() - state.started,
     }
 
 
-def _train_step(state: Training, indices: Tensor, epoch: int) -> tuple[Tensor, float]:
+def _show_step(state: Training, epoch: int, loss: Tensor, lr: float, rank_rate: float) -> None:
+    if state.progress is not None:
+        state.progress.update(1)
+        state.progress.set_postfix(
+            epoch=epoch + 1,
+            loss=f"{loss.item():.3f}",
+            lr=f"{lr:.2e}",
+            img_s=f"{rank_rate * state.runtime.world_size:.0f}",
+            left=duration(time_left(state)),
+        )
+
+
+def _preempt(state: Training, epoch: int, position: int) -> None:
+    """Raise :class:`Preempted` once the checkpoint of the current step is on disk."""
+    state.close_outputs()
+    raise Preempted(
+        preempted_message(
+            state.stop.name if state.stop.requested else "a signal to another rank",
+            epoch + 1,
+            position,
+            state.schedule.steps_per_epoch,
+            str(state.out / CHECKPOINT),
+        )
+    )
+
+
+def _train_step(
+    state: Training, indices: Tensor, epoch: int, lr: float
+) -> tuple[Tensor, float, bool]:
     """One optimiser step on the samples ``indices``: two augmented views, the contrastive loss
-    plus the online probe's cross-entropy; returns the loss and when augmentation ended."""
+    plus the online probe's cross-entropy. Returns the loss, when augmentation ended and whether
+    any rank was asked to stop; a non-finite embedding or loss on any rank raises
+    :class:`Diverged` on every rank before the optimiser steps."""
     device, amp_dtype, scaler = state.device, state.amp_dtype, state.scaler
     x = state.train_x[indices].to(device, non_blocking=True)
     with torch.autocast(
@@ -426,10 +502,19 @@ def _train_step(state: Training, indices: Tensor, epoch: int) -> tuple[Tensor, f
         aug_done = time.perf_counter()
         z, logits = state.step_module(views, len(x))
         z1, z2 = z.float().chunk(2)
+        bad_z = int((~torch.isfinite(z1.detach())).sum() + (~torch.isfinite(z2.detach())).sum())
+        stop, any_bad_z = agree(state.runtime, state.stop.requested, bad_z > 0)
+        if any_bad_z:
+            what = f"the embeddings have {bad_z} non-finite values of {2 * z1.numel()}"
+            _diverge(
+                state, what if bad_z else "another rank's embeddings are not finite", epoch, lr
+            )
         loss = state.loss_fn(z1, z2)
         total = loss
         if logits is not None and state.data.train_y is not None:
             total = total + F.cross_entropy(logits, state.data.train_y[indices].to(device))
+    if agree(state.runtime, not math.isfinite(loss.item()))[0]:
+        _diverge(state, f"the loss is {loss.item()}", epoch, lr)
     state.optimizer.zero_grad(set_to_none=True)
     if state.probe_optimizer is not None:
         state.probe_optimizer.zero_grad(set_to_none=True)
@@ -441,24 +526,36 @@ def _train_step(state: Training, indices: Tensor, epoch: int) -> tuple[Tensor, f
     if state.probe_optimizer is not None:
         scaler.step(state.probe_optimizer)
     scaler.update()
-    if not math.isfinite(loss.item()):
-        raise FloatingPointError(
-            f"loss is {loss.item()} at epoch {epoch + 1}, step {state.step}; "
-            "lower optim.lr or check the kernel's parameters"
-        )
-    return loss, aug_done
+    return loss, aug_done, stop
+
+
+def _diverge(state: Training, what: str, epoch: int, lr: float) -> None:
+    kept = (
+        f"the last good checkpoint ({state.saved}) is kept in {state.out / CHECKPOINT}"
+        if state.saved
+        else "no checkpoint was written yet"
+    )
+    state.close_outputs()
+    raise Diverged(diverged_message(what, epoch + 1, state.step + 1, lr, kept))
+
+
+def _checkpoint_words(epochs: int, epoch_step: int) -> str:
+    """A checkpoint's place in words: ``3 epochs`` or ``3 epochs and 5 steps``."""
+    done = f"{epochs} epoch{'s' * (epochs != 1)}"
+    return done + (f" and {epoch_step} steps" if epoch_step else "")
 
 
 def end_epoch(state: Training, record: dict[str, Any]) -> None:
     """Monitors (rank 0, every ``monitor.every`` epochs and the last), the record into the
-    history, ``metrics.jsonl`` and TensorBoard, the checkpoint every ``train.checkpoint_every``
-    epochs and the last, the snapshots of ``train.save_epochs``; then the epoch's log line."""
+    history, the checkpoint every ``train.checkpoint_every`` epochs and the last, then
+    ``metrics.jsonl``, TensorBoard and the snapshots of ``train.save_epochs``; then the epoch's
+    log line."""
     cfg, epoch = state.cfg, record["epoch"]
     last = epoch == state.schedule.epochs
     save_now = epoch % cfg.train.checkpoint_every == 0 or last
-    all_rng = _gather_rng_states(state.runtime) if save_now else []
-    if state.runtime.is_main:
-        if state.data.labelled and cfg.monitor.knn and (epoch % cfg.monitor.every == 0 or last):
+    all_rng = _gather_rng_states(state.runtime) if save_now else []  # before the monitors
+    if state.runtime.is_main and state.data.labelled and cfg.monitor.knn:
+        if epoch % cfg.monitor.every == 0 or last:
             record.update(
                 evaluate_backbone(
                     state.model.backbone,  # type: ignore[arg-type]
@@ -472,9 +569,10 @@ def end_epoch(state: Training, record: dict[str, Any]) -> None:
                     probe=state.probe,
                 )
             )
-        state.history.append(record)
-        if save_now:  # before metrics.jsonl: a failed write leaves both as they were
-            save_checkpoint(state.out / CHECKPOINT, _checkpoint_state(state, epoch, all_rng))
+    state.history.append(record)
+    if save_now:  # before metrics.jsonl: a failed write leaves both as they were
+        _write_checkpoint(state, _checkpoint_state(state, epoch, all_rng))
+    if state.runtime.is_main:
         write_history(state.out / HISTORY, state.history)
         if state.board is not None:
             for key, value in record.items():
@@ -484,17 +582,33 @@ def end_epoch(state: Training, record: dict[str, Any]) -> None:
                 state.out / SNAPSHOTS / f"epoch_{epoch:04d}.pt",
                 {"epoch": epoch, "model": state.model.state_dict()},
             )
-    else:
-        state.history.append(record)
     log = state.log if state.progress is None else _above_bar(state.progress)
     _log_record(log, record, state.schedule.epochs, time_left(state))
     barrier(state.runtime)
 
 
+def _save(state: Training, epoch: int, position: int, sums: EpochSums) -> None:
+    """A checkpoint after ``position`` steps of ``epoch`` (0-based; every rank calls it)."""
+    checkpoint = _checkpoint_state(state, epoch, _gather_rng_states(state.runtime))
+    checkpoint.update(epoch_step=position, partial=sums.as_dict())
+    _write_checkpoint(state, checkpoint)
+    barrier(state.runtime)
+
+
+def _write_checkpoint(state: Training, checkpoint: dict[str, Any]) -> None:
+    """Rank 0 writes ``checkpoint.pt``; every rank remembers it as the last good one."""
+    if state.runtime.is_main:
+        save_checkpoint(state.out / CHECKPOINT, checkpoint)
+    state.saved = _checkpoint_words(checkpoint["epoch"], checkpoint.get("epoch_step", 0))
+
+
 def _checkpoint_state(state: Training, epoch: int, all_rng: list[dict[str, Any]]) -> dict:
+    """Everything a resumed run needs, after ``epoch`` epochs (and, set by :func:`_save`,
+    ``epoch_step`` steps of the next with its sums so far, ``partial``)."""
     return {
         "epoch": epoch,
         "step": state.step,
+        "epoch_step": 0,
         "model": state.model.state_dict(),
         "optimizer": state.optimizer.state_dict(),
         "probe": state.probe.state_dict() if state.probe is not None else None,
