@@ -218,3 +218,69 @@ def test_anisotropic_pca_fails_can_fail_on_the_coupled_generator():
         > 0.5
         > failed.evidence["captured_random@coupling=85"] + 0.1
     )
+
+
+def test_digits_features_are_the_standardised_pixels_or_a_fixed_relu_layer():
+    """The documented formula, with scikit-learn's StandardScaler as the reference scaler."""
+    from sklearn.preprocessing import StandardScaler
+
+    from contrastlab.data.sources import load_digits
+    from contrastlab.experiments.gmm.real import digits_features
+
+    data = load_digits(test_fraction=0.3, split_seed=1)
+    train = data.train_x.reshape(len(data.train_x), -1).double().numpy() / 255.0
+    test = data.test_x.reshape(len(data.test_x), -1).double().numpy() / 255.0
+    keep = train.std(axis=0) > 1e-8
+    scaler = StandardScaler().fit(train[:, keep])
+    Z, Ze = scaler.transform(train[:, keep]), scaler.transform(test[:, keep])
+
+    X, y, Xe, ye = digits_features(0, split_seed=1)
+    np.testing.assert_allclose(X, Z, atol=1e-9)
+    np.testing.assert_allclose(Xe, Ze, atol=1e-9)
+    np.testing.assert_array_equal(y, data.train_y.numpy())
+    np.testing.assert_array_equal(ye, data.test_y.numpy())
+
+    rng = np.random.default_rng(0)  # relu(z W + b), W ~ N(0, 1/64), b ~ N(0, 1), drawn once
+    W, b = rng.standard_normal((64, 32)) / 8.0, rng.standard_normal(32)
+    hidden, hidden_test = np.maximum(Z @ W[keep] + b, 0), np.maximum(Ze @ W[keep] + b, 0)
+    used = hidden.std(axis=0) > 1e-8
+    scaler = StandardScaler().fit(hidden[:, used])
+    relu, _, relu_test, _ = digits_features(32, split_seed=1)
+    np.testing.assert_allclose(relu, scaler.transform(hidden[:, used]), atol=1e-9)
+    np.testing.assert_allclose(relu_test, scaler.transform(hidden_test[:, used]), atol=1e-9)
+
+
+def test_sweeps_place_the_finite_samples_at_the_coupled_point():
+    from contrastlab.experiments.gmm.compute import _sweeps
+    from contrastlab.experiments.gmm.settings import Settings
+
+    settings = Settings(coupling_angle=45.0, sweep_coupling=(0.0, 45.0), sweep_samples=(50, 500))
+    sweeps = _sweeps(settings)
+    # (anisotropy, dim, noise, samples, coupling) of each point
+    assert [p for _, p in sweeps["samples"]] == [
+        (100.0, 20, 0.0, 50, 45.0),
+        (100.0, 20, 0.0, 500, 45.0),
+    ]
+    assert [p for _, p in sweeps["coupling"]] == [
+        (100.0, 20, 0.0, None, 0.0),
+        (100.0, 20, 0.0, None, 45.0),
+    ]
+    for name in ("anisotropy", "dim", "noise"):
+        assert {p[4] for _, p in sweeps[name]} == {0.0}, name  # the uncoupled generator
+
+
+def test_the_coupled_point_separates_lda_from_the_mean_span():
+    """One sweep point as compute runs it (InfoNCE barely trained: only the baselines are read).
+    At 60 degrees the mean span keeps about cos^2(60 deg) = 0.25 of F while LDA finds F; the
+    same point uncoupled has both at F."""
+    from contrastlab.experiments.gmm.compute import _point
+    from contrastlab.experiments.gmm.settings import Settings
+
+    settings = Settings(steps=1, batch_size=8, n_fit=4000, n_eval=50)
+    coupled = _point(settings, 100.0, 20, 0.0, None, 60.0, seed=0)
+    uncoupled = _point(settings, 100.0, 20, 0.0, None, 0.0, seed=0)
+    assert coupled["oracle"]["captured_fraction"] == pytest.approx(1.0)
+    assert coupled["lda"]["captured_fraction"] > 0.95
+    assert 0.15 < coupled["mean_span"]["captured_fraction"] < 0.4
+    assert uncoupled["mean_span"]["captured_fraction"] > 0.9
+    assert uncoupled["lda"]["captured_fraction"] > 0.95

@@ -93,8 +93,9 @@ READING_TEXT = (
     "Rules were fixed before the results (claims.py). Each claim is decided from means over "
     "seeds; 'inconclusive' says the setting could not decide it (too few seeds, or a "
     "reference that does not separate what the claim is about), never that it held. The "
-    "uncoupled sweeps cannot tell F from the mean span (the mean span column is 1 there); the "
-    "coupling sweep and the finite-sample sweep can."
+    "uncoupled sweeps cannot tell F from the mean span (F is the true mean span there; the "
+    "estimated one falls short of 1 only by sampling error); the coupling sweep and the "
+    "finite-sample sweep can. The CLIP part runs on the uncoupled generator."
 )
 CLIP_COLUMNS = [
     "anisotropy",
@@ -208,16 +209,23 @@ def _sweep_section(rep: Report, results: dict[str, list[dict[str, Any]]]) -> Non
         columns = [name, *(_STYLE[m][0] for m in METHODS)]
         columns += ["InfoNCE containment", "InfoNCE largest angle (rad)"]
         rep.table(columns, rows, title=f"{_SWEEP_TEXT[name][0]}: mean captured fraction")
-    rep.heading("Downstream, along the anisotropy sweep")
+    for name in ("anisotropy", "coupling"):
+        _downstream_table(rep, name, results.get(name, []))
+
+
+def _downstream_table(rep: Report, name: str, entries: list[dict[str, Any]]) -> None:
+    if not entries:
+        return
+    rep.heading(f"Downstream, along the {name} sweep")
     rows = [
         [
             e["value"],
             *(mean_score(e, m, "nc_accuracy") for m in METHODS),
             *(mean_score(e, m, "kmeans_nmi") for m in METHODS),
         ]
-        for e in results["anisotropy"]
+        for e in entries
     ]
-    columns = ["anisotropy", *(f"acc {_STYLE[m][0]}" for m in METHODS)]
+    columns = [name, *(f"acc {_STYLE[m][0]}" for m in METHODS)]
     columns += [f"NMI {_STYLE[m][0]}" for m in METHODS]
     rep.table(
         columns, rows, title="Nearest-centroid accuracy and k-means NMI in each projected space"
