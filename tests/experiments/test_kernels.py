@@ -74,6 +74,8 @@ def test_full_scale_reads_the_gpu_configs_and_swaps_kernels_without_one():
     cpu = compute.run_config(settings, "cauchy:s=1", seed=0, full=False)
     assert cpu["model"]["backbone"] == "small_cnn" and cpu["train"]["epochs"] == 40
     assert cpu["train"]["threads"] == 1 and cpu["optim"]["batch_size"] == 256
+    # every run the same fixed model and length: no timed plan that could pick another
+    assert cpu["train"]["time_budget"] is None
 
 
 def test_full_model_resnet50_reads_the_official_default_configs():

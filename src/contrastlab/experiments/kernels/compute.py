@@ -51,7 +51,8 @@ def run_config(
             train["epochs"] = settings.full_epochs
         return _checked(build_config(config_file, settings.train_overrides, base=base))
     # One thread: on a busy two-core machine a second thread mostly waits (see demo).
-    train.update(epochs=settings.epochs, threads=1)
+    # planning off: the experiment fixes model and length, and a timed plan per run costs
+    train.update(epochs=settings.epochs, threads=1, time_budget=None)
     base["optim"] = {"batch_size": settings.batch_size}
     base["model"] = {"backbone": settings.cpu_backbone}
     return _checked(build_config(None, settings.train_overrides, base=base))

@@ -43,7 +43,13 @@ def sweep_config(settings: Settings, spec: dict[str, Any], dim: int, seed: int) 
         "loss": {"kernel": dict(spec)},
         "model": {"projector_dim": dim},
         "optim": {"batch_size": settings.batch_size},
-        "train": {"epochs": settings.epochs, "seed": seed, "threads": 1, "progress": False},
+        "train": {
+            "epochs": settings.epochs,
+            "seed": seed,
+            "threads": 1,
+            "progress": False,
+            "time_budget": None,
+        },  # the length is fixed: no timed plan per run
         "eval": {"raw_baseline": False, "linear_probe": False},
         "monitor": {"online_probe": False},
     }

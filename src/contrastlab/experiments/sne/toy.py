@@ -91,7 +91,13 @@ def run_toy(work: Path, points: int, epochs: int, noise: float, seed: int = 0) -
         "model": {"projector_dim": 2, "widths": [64, 64], "projector_hidden": 64},
         "augment": {"noise": noise, "mixup": 0.0},
         "optim": {"batch_size": 256},
-        "train": {"epochs": epochs, "seed": seed, "threads": 1, "progress": False},
+        "train": {
+            "epochs": epochs,
+            "seed": seed,
+            "threads": 1,
+            "progress": False,
+            "time_budget": None,
+        },
         "eval": {"raw_baseline": False, "linear_probe": False},
         "monitor": {"knn": False, "online_probe": False},
     }

@@ -92,7 +92,7 @@ def augmentation_runs(settings: Settings, work: Path) -> list[dict[str, Any]]:
                     "augment": {"noise": noise, "mixup": mixup},
                     "optim": {"batch_size": settings.batch_size},
                     "train": {"epochs": settings.epochs, "seed": seed, "threads": 1,
-                              "progress": False},
+                              "progress": False, "time_budget": None},
                     "eval": {"raw_baseline": False},
                     "monitor": {"knn": False, "online_probe": False},
                 }  # fmt: skip
