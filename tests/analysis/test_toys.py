@@ -15,7 +15,12 @@ import pytest
 from scipy import stats
 
 from contrastlab.analysis import calinski_harabasz, rld
-from contrastlab.data.toys import AUTHORS_TOY_SETS, PROJECT_TOY_SETS, make_toy
+from contrastlab.data.toys import (
+    AUTHORS_TOY_SETS,
+    GAUSSIAN_CENTRES,
+    PROJECT_TOY_SETS,
+    make_toy,
+)
 
 ALL = [("authors", n) for n in AUTHORS_TOY_SETS] + [("project", n) for n in PROJECT_TOY_SETS]
 
@@ -122,11 +127,12 @@ def test_gaussian_blobs_at_the_authors_centres_sd_0_1():
         [-0.1089, -0.7626], [-0.7369, 0.8191], [0.7239, 0.6228], [-0.0020, 0.9966],
         [0.4988, 0.1974],
     ]  # fmt: skip
-    X, y = make_toy("gaussian_blobs", n_per_class=3000)
+    assert np.array_equal(GAUSSIAN_CENTRES, centres)  # to the four decimals of the notebook
+    X, y = make_toy("gaussian_blobs", n_per_class=20000)
     for c, centre in enumerate(centres):
         part = X[y == c]
-        assert part.mean(axis=0) == pytest.approx(centre, abs=0.006)
-        assert part.std(axis=0, ddof=1) == pytest.approx([0.1, 0.1], rel=0.05)
+        assert part.mean(axis=0) == pytest.approx(centre, abs=0.003)  # 4 SE of 0.1 / sqrt(2e4)
+        assert part.std(axis=0, ddof=1) == pytest.approx([0.1, 0.1], rel=0.03)
     with pytest.raises(ValueError, match="five|5 centres"):
         make_toy("gaussian_blobs", n_classes=6)
 

@@ -303,3 +303,29 @@ def test_claims_come_in_the_interface_order():
         "toy_rld_values", "contrastive_locally_dense", "gcn_versus_linear",
         "authors_toy_values_match",
     ]  # fmt: skip
+
+
+@pytest.mark.slow
+def test_the_authors_generators_match_their_figure_and_the_projects_do_not():
+    """Real draws (the quick mode's 10 per toy, 300 points, t = 0.05) through the real RLD and
+    CH: the authors' shapes meet the rule, the project's own shapes (other objects) do not."""
+    from contrastlab.analysis._threads import single_thread
+    from contrastlab.experiments.rld.compute import toys
+    from contrastlab.experiments.rld.settings import Settings
+
+    with single_thread():
+        measured = toys(Settings(toy_seeds=10))
+    claim = rld.authors_toy_claim(measured["authors"], points=300, t=0.05)
+    assert claim.verdict == "supported", claim.evidence
+    project = {
+        authors: measured["project"][mine]
+        for mine, authors in (
+            ("uniform_square", "uniform"), ("rings", "rings"), ("lines", "lines"),
+            ("tiny_blobs", "tiny_blobs"), ("random_segments", "segments"),
+            ("gaussian_blobs", "gaussian_blobs"),
+        )
+    }  # fmt: skip
+    other = rld.authors_toy_claim(project, points=300, t=0.05)
+    assert other.verdict == "not supported"
+    # the project's 15 short segments per class: CH about 20 against the authors' 9577
+    assert other.evidence["log_ch_gap_over_tolerance_segments"] > 1

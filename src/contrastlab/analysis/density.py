@@ -39,9 +39,9 @@ how the 2-D toy sets of ``contrastlab.data.toys`` are measured.
 Where this differs from the authors' code: step 1 (L2-normalisation, the default here) is not
 in it. Their ``relative_local_density_score`` (xsgxlz/How-does-Contrastive-Learning-Organize-Images,
 ``imageComponent/analyze.py``) takes the features as given, so on raw features their value is
-``rld(X, y, t, normalize=False)`` and the default gives another number (on the 2-D
-``tiny_blobs`` toy, 40 points per class, t = 0.05: 0.7262 normalised, 0.7808 as theirs). The
-two agree on rows that are already unit length.
+``rld(X, y, t, normalize=False)`` and the default gives another number (on the project's 2-D
+``tiny_blobs`` toy, ``family="project"``, 40 points per class, t = 0.05: 0.7262 normalised,
+0.7808 as theirs). The two agree on rows that are already unit length.
 
 Example:
     >>> import numpy as np
