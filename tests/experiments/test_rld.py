@@ -201,6 +201,7 @@ def test_user_train_overrides_win_over_the_experiments_own_choices():
     assert own["loss"]["kernel"] == {"name": "laplacian", "t": 0.7}
     assert own["train"]["epochs"] == 4 and own["train"]["save_epochs"] == [1, 4]
     assert own["monitor"]["knn"] is False and own["train"]["threads"] == 1
+    assert own["train"]["time_budget"] is None  # fixed length: nothing timed, same on any machine
 
 
 def test_settings_round_trip_and_the_quick_settings_pass_the_checks():

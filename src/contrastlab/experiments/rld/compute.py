@@ -62,6 +62,7 @@ def train_config(settings: Settings) -> dict[str, Any]:
             "seed": settings.seed,
             "threads": 1,
             "progress": False,
+            "time_budget": None,  # the length is fixed: no timed plan per run
         },
         "eval": {"raw_baseline": False, "linear_probe": False},
         "monitor": {"knn": False, "online_probe": False},
