@@ -74,7 +74,10 @@ def test_each_shipped_config_runs_one_step(path: Path, tmp_path: Path) -> None:
     # the file says which network it is: ResNet-50 (the official Kernel-InfoNCE default) or
     # the project's ResNet-18 recipe, never "the papers' recipe" for a ResNet-18
     backbone = "resnet50" if path.stem.endswith("_resnet50") else "resnet18"
-    assert recipe["model"]["backbone"] == backbone and recipe["optim"]["name"] == "lars"
+    # SimCLR recipes train with LARS; the MoCo recipes with their authors' SGD
+    moco = recipe["loss"].get("method") == "moco"
+    assert recipe["model"]["backbone"] == backbone
+    assert recipe["optim"]["name"] == ("sgd" if moco else "lars")
     header = path.read_text().split("\ndata:")[0]
     assert f"ResNet-{backbone[6:]}" in header and "The papers' recipe" not in header
     if backbone == "resnet50":
@@ -102,6 +105,8 @@ def test_each_shipped_config_runs_one_step(path: Path, tmp_path: Path) -> None:
     assert metrics["history"][0]["step"] == 1 and np.isfinite(metrics["history"][0]["loss"])
     state = load_checkpoint(tmp_path / "run" / "checkpoint.pt")
     assert state["epoch"] == 1
+    if moco:  # the one step's 8 keys are in the queue, which travels in the checkpoint
+        assert int(state["moco"]["queue.filled"]) == 8
     assert all(torch.isfinite(v).all() for v in state["model"].values() if v.is_floating_point())
     written = yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())
     # the recipe's kernel, written as its canonical mapping

@@ -104,10 +104,30 @@ class ModelSection:
 
 @dataclass(frozen=True)
 class LossSection:
-    """The loss: a kernel or ``loss_sum`` specification, and the engine's block size."""
+    """The loss: a kernel or ``loss_sum`` specification, the engine's block size, and the
+    method: ``simclr`` (two views, in-batch negatives) or ``moco`` (a momentum encoder's keys
+    against a queue of earlier keys, :mod:`contrastlab.train.moco`, settings in ``moco``)."""
 
     kernel: dict[str, Any] = setting({"name": "cosine", "t": 0.5}, normalise=loss_kernel)
     block_size: int | None = setting(None, low=1)
+    method: str = setting("simclr", choices=("simclr", "moco"))
+
+
+@dataclass(frozen=True)
+class MocoSection:
+    """MoCo's settings (used with ``loss.method: moco``; :mod:`contrastlab.train.moco`).
+
+    ``queue_size`` keys K; the key encoder follows the trained one by EMA with momentum
+    ``momentum`` (``momentum_schedule: constant``, MoCo v2) or from ``momentum`` to
+    ``momentum_end`` along a half cosine over the run's steps (``cosine``, MoCo v3);
+    ``symmetric``: both views as queries (else view 1 queries, view 2 keys, as MoCo v2).
+    """
+
+    queue_size: int = setting(4096, low=1)
+    momentum: float = setting(0.99, low=0, high=1)
+    momentum_end: float = setting(1.0, low=0, high=1)
+    momentum_schedule: str = setting("constant", choices=("constant", "cosine"))
+    symmetric: bool = setting(False)
 
 
 @dataclass(frozen=True)
@@ -171,6 +191,7 @@ class TrainConfig:
     augment: AugmentSection = setting(AugmentSection)
     model: ModelSection = setting(ModelSection)
     loss: LossSection = setting(LossSection)
+    moco: MocoSection = setting(MocoSection)
     optim: OptimSection = setting(OptimSection)
     train: TrainSection = setting(TrainSection)
     monitor: MonitorSection = setting(MonitorSection)

@@ -20,7 +20,9 @@ The steps, each a function over the :class:`Training` state: :func:`build` (data
 configuration, model, loss, optimisers), :func:`restore` (a checkpoint, on ``--resume``) or
 :func:`start_folder` (a fresh run folder), :func:`run_epoch` (the training steps of one epoch),
 :func:`end_epoch` (monitors, ``metrics.jsonl``, checkpoint, snapshot) and :func:`final_metrics`
-(the final evaluation). Batch order, schedule, seeding and threads are those of
+(the final evaluation). With ``loss.method: moco`` a step's loss is MoCo's instead
+(:mod:`contrastlab.train.moco`: a momentum key encoder, a queue of keys in the checkpoint),
+with the same monitors, report and metrics. Batch order, schedule, seeding and threads are those of
 :mod:`contrastlab.train.loop`, shared with the supervised trainer.
 """
 
@@ -42,7 +44,9 @@ from torch import Tensor, nn
 from contrastlab.data.sources import DataSplit, load_source
 from contrastlab.errors import Diverged, InputError, Preempted
 from contrastlab.files import atomic_write
+from contrastlab.kernels import Kernel
 from contrastlab.settings import AUTO, to_mapping
+from contrastlab.specs import is_loss_sum
 from contrastlab.train import config as config_lib
 from contrastlab.train.budget import Plan, duration, plan_run
 from contrastlab.train.checkpoint import (
@@ -58,6 +62,7 @@ from contrastlab.train.evaluate import evaluate_backbone, evaluate_features, raw
 from contrastlab.train.history import read_history, write_history
 from contrastlab.train.lock import run_lock
 from contrastlab.train.loop import Schedule, seed_everything, torch_threads
+from contrastlab.train.moco import MoCo, build_moco, momentum_at
 from contrastlab.train.optim import build_optimizer, parameter_groups
 from contrastlab.train.resume import resume_settings
 from contrastlab.train.sections import RunConfig, TrainConfig, train_config
@@ -210,6 +215,7 @@ class Training:
     amp_dtype: torch.dtype | None
     train_x: Tensor
     plan: Plan | None = None
+    moco: MoCo | None = None
     raw_metrics: dict[str, Any] = field(default_factory=dict)
     start_epoch: int = 0
     step: int = 0
@@ -261,6 +267,9 @@ def build(
         fresh = initialise_from(built, cfg.model.init_from)
         log(f"initialised from {cfg.model.init_from}; fresh: {', '.join(fresh) or 'none'}")
     model, probe, step_module = _place_model(cfg, built, data, runtime)
+    moco = _moco(cfg, model, kernel, embed_dim) if cfg.loss.method == "moco" else None
+    if moco is not None:
+        loss_fn, loss_label = moco.loss, f"MoCo(K={cfg.moco.queue_size}) {loss_label}"
     optimizer = build_optimizer(
         cfg.optim.name,
         parameter_groups([model], cfg.optim.weight_decay),
@@ -293,8 +302,18 @@ def build(
         amp_dtype=amp_dtype,
         train_x=_on_device(data.train_x, device),
         plan=plan,
+        moco=moco,
         raw_metrics=raw_metrics,
     )
+
+
+def _moco(cfg: RunConfig, model: nn.Module, kernel: Kernel, embed_dim: int) -> MoCo:
+    """Key encoder, queue and queue loss of a ``loss.method: moco`` run."""
+    spec = cfg.loss.kernel
+    kernels = [(kernel, 1.0)]
+    if is_loss_sum(spec):
+        kernels = [(build_kernel(k, embed_dim), w) for k, w in spec["terms"]]
+    return build_moco(cfg.moco, spec, kernels, model, embed_dim)
 
 
 def _place_model(
@@ -330,6 +349,8 @@ def restore(state: Training) -> None:
         state.probe.load_state_dict(saved["probe"])
         state.probe_optimizer.load_state_dict(saved["probe_optimizer"])  # type: ignore[union-attr]
     state.scaler.load_state_dict(saved["scaler"])
+    if state.moco is not None:
+        state.moco.load_state_dict(saved["moco"])
     restore_rng_states(saved["rng"][min(state.runtime.rank, len(saved["rng"]) - 1)])
     state.start_epoch, state.step = int(saved["epoch"]), int(saved["step"])
     state.epoch_step, state.partial = int(saved.get("epoch_step", 0)), saved.get("partial")
@@ -498,18 +519,26 @@ def _train_step(
     with torch.autocast(
         device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None
     ):
-        views = torch.cat([state.augment(x), state.augment(x)])
+        views = (state.augment(x), state.augment(x))
         aug_done = time.perf_counter()
-        z, logits = state.step_module(views, len(x))
-        z1, z2 = z.float().chunk(2)
-        bad_z = int((~torch.isfinite(z1.detach())).sum() + (~torch.isfinite(z2.detach())).sum())
+        if state.moco is not None:
+            m = momentum_at(state.step, state.schedule.total_steps, state.cfg.moco)
+            z, keys, logits = state.moco.embed(state.step_module, state.model, views, m)
+        else:
+            z, logits = state.step_module(torch.cat(views), len(x))
+            z, keys = z.float(), None
+        embedded = z.detach() if keys is None else torch.cat([z.detach(), keys])
+        bad_z = int((~torch.isfinite(embedded)).sum())
         stop, any_bad_z = agree(state.runtime, state.stop.requested, bad_z > 0)
         if any_bad_z:
-            what = f"the embeddings have {bad_z} non-finite values of {2 * z1.numel()}"
+            what = f"the embeddings have {bad_z} non-finite values of {embedded.numel()}"
             _diverge(
                 state, what if bad_z else "another rank's embeddings are not finite", epoch, lr
             )
-        loss = state.loss_fn(z1, z2)
+        if state.moco is None or keys is None:
+            loss = state.loss_fn(*z.chunk(2))
+        else:
+            loss = state.moco.queue_loss(z, keys)
         total = loss
         if logits is not None and state.data.train_y is not None:
             total = total + F.cross_entropy(logits, state.data.train_y[indices].to(device))
@@ -519,6 +548,8 @@ def _train_step(
     if state.probe_optimizer is not None:
         state.probe_optimizer.zero_grad(set_to_none=True)
     scaler.scale(total).backward()
+    if state.moco is not None:
+        state.moco.enqueue()
     if state.cfg.optim.clip_grad:
         scaler.unscale_(state.optimizer)
         nn.utils.clip_grad_norm_(state.model.parameters(), state.cfg.optim.clip_grad)
@@ -614,6 +645,7 @@ def _checkpoint_state(state: Training, epoch: int, all_rng: list[dict[str, Any]]
         "probe": state.probe.state_dict() if state.probe is not None else None,
         "probe_optimizer": state.probe_optimizer.state_dict() if state.probe_optimizer else None,
         "scaler": state.scaler.state_dict(),
+        "moco": state.moco.state_dict() if state.moco is not None else None,
         "rng": all_rng,
         "data": _data_signature(state),
         "history": list(state.history),  # what metrics.jsonl holds at this checkpoint
