@@ -11,6 +11,7 @@ from contrastlab import analysis
 from contrastlab.cli import main
 from contrastlab.experiments.rld.claims import purity_fall as _purity_fall
 from contrastlab.experiments.rld.compute import purity_ceiling as _purity_ceiling
+from contrastlab.report import verdict_of
 
 CLAIM_IDS = [
     "toy_rld_values",
@@ -117,6 +118,14 @@ def test_reproduce_rld_on_digits_end_to_end(tmp_path, capsys):
     for theirs in ("0.8574", "0.8643", "0.873", "0.9903", "9577", "1.218e+04", "knn.ipynb"):
         assert theirs in html  # the authors' numbers beside ours, with their source
     assert "Protocol difference" in html
+    assert "recorded full run" in html
+    recorded = metrics["recorded_full_run"]
+    assert set(recorded["verdicts"]) == set(CLAIM_IDS)
+    # the tiny run's verdicts beside the recorded ones: differs lists exactly the changed ones
+    verdicts = {c["id"]: verdict_of(c["supported"], c["conclusive"]) for c in metrics["claims"]}
+    assert metrics["differs_from_recorded_full"] == [
+        i for i in CLAIM_IDS if verdicts[i] != recorded["verdicts"][i]
+    ]
     assert html.count("data:image/png;base64") == 5  # 2 toy grids, RLD, purity, checkpoints
 
 

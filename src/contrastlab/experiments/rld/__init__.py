@@ -44,8 +44,10 @@ from typing import Any
 
 from contrastlab.analysis._threads import single_thread
 from contrastlab.experiments import ExperimentResult
+from contrastlab.experiments.recorded import compare_with_recorded, recorded_run_section
 from contrastlab.experiments.rld import compute
 from contrastlab.experiments.rld.checks import check
+from contrastlab.experiments.rld.claims import RECORDED_FULL_RUN
 from contrastlab.experiments.rld.claims import claims as decide
 from contrastlab.experiments.rld.report import build_report
 from contrastlab.experiments.rld.settings import QUICK, Settings, as_settings
@@ -75,6 +77,8 @@ def run(settings: Settings | Mapping[str, Any]) -> ExperimentResult:
         ]
     claims = decide(toys, runs, settings)
     report = build_report(settings, toys, runs, claims, trained)
+    against_full = compare_with_recorded(claims, RECORDED_FULL_RUN)
+    recorded_run_section(report, claims, against_full)
     metrics = {
         "toys": {
             family: {
@@ -89,6 +93,8 @@ def run(settings: Settings | Mapping[str, Any]) -> ExperimentResult:
             for run in runs
         ],
         "checkpoint_epochs": trained["saves"],
+        "recorded_full_run": against_full["recorded"],
+        "differs_from_recorded_full": against_full["differs"],
     }
     return ExperimentResult(claims=claims, report=report, metrics=metrics)
 
