@@ -5,14 +5,17 @@ same weights, key encoder and queue."""
 from __future__ import annotations
 
 import math
+import os
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
+import torch.multiprocessing as mp
 from torch import nn
 
 from contrastlab import kernels, losses
@@ -26,6 +29,8 @@ from contrastlab.train.trainer import train
 
 from .conftest import TINY
 from .faults import env
+from .test_ddp import SETTINGS as DDP_BASE
+from .test_ddp import _free_port, _vectors
 
 MOCO = [*TINY, "loss.method=moco", "moco.queue_size=300", "eval.raw_baseline=false"]
 STEPS = 1437 // 128  # digits' training split in global batches of 128
@@ -173,3 +178,45 @@ def test_killed_moco_run_resumes_to_the_same_weights_and_queue(tmp_path: Path) -
     for part in ("model", "moco"):  # trained weights, key encoder, queue keys and pointer
         for key, value in b[part].items():
             assert torch.equal(a[part][key], value), (part, key)
+
+
+# Two gloo ranks against one process: a linear model without BatchNorm and unaugmented views
+# (test_ddp's setting), so the two runs see the same numbers. The keys of both ranks enter the
+# queue (a rank that enqueued only its own would hold half of them and train differently).
+DDP_SETTINGS = [
+    *DDP_BASE,
+    "train.epochs=3",
+    "loss.method=moco",
+    "loss.kernel=laplacian",  # no BatchNorm at the projector's end (Student-t has one)
+    "moco.queue_size=40",
+    "moco.momentum=0.9",
+]
+
+
+def _ddp_worker(rank: int, port: int, data: str, out: str) -> None:
+    os.environ.update(
+        {"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port), "RANK": str(rank)}
+        | {"LOCAL_RANK": str(rank), "WORLD_SIZE": "2", "OMP_NUM_THREADS": "1"}
+    )
+    torch.set_num_threads(1)
+    config = build_config(None, DDP_SETTINGS, **{"data.source": data, "train.device": "cpu"})
+    train(config, Path(out), log=lambda _: None)
+
+
+def test_two_gloo_ranks_train_moco_as_one_process(tmp_path: Path) -> None:
+    source = _vectors(tmp_path)
+    mp.spawn(_ddp_worker, args=(_free_port(), source, str(tmp_path / "ddp")), nprocs=2, join=True)
+    single = build_config(None, DDP_SETTINGS, **{"data.source": source, "train.device": "cpu"})
+    train(single, tmp_path / "one", log=lambda _: None)
+    two, one = (load_checkpoint(tmp_path / name / "checkpoint.pt") for name in ("ddp", "one"))
+    assert two["step"] == one["step"] == 6  # 32 samples, global batch 16, 3 epochs
+    assert int(two["moco"]["queue.filled"]) == int(one["moco"]["queue.filled"]) == 40
+    assert int(two["moco"]["queue.pointer"]) == int(one["moco"]["queue.pointer"]) == 96 % 40
+    for key, value in one["model"].items():
+        torch.testing.assert_close(two["model"][key], value, atol=1e-6, rtol=1e-5)
+    for key, value in one["moco"].items():
+        if key != "queue.keys":
+            torch.testing.assert_close(two["moco"][key], value, atol=1e-6, rtol=1e-5)
+    # the same keys; their slots follow the ranks' shards, so compare them as sorted rows
+    rows = [sorted(map(tuple, s["moco"]["queue.keys"].tolist())) for s in (two, one)]
+    np.testing.assert_allclose(np.array(rows[0]), np.array(rows[1]), atol=1e-6, rtol=1e-5)
