@@ -112,9 +112,10 @@ def test_to_json_holds_the_metrics_fields(result):
     metrics = result.to_json()
     assert list(metrics) == [
         "rows", "dim", "classes", "rld", "calinski_harabasz", "purity", "probes", "clusters",
-        "seconds",
+        "collapse", "seconds",
     ]  # fmt: skip
     assert metrics["rld"]["rld"] == list(result.rld.values)
+    assert set(metrics["collapse"]) == {"uniformity", "effective_rank"}
     assert metrics["purity"] == {"1": result.purity[1], "10": result.purity[10]}
     assert set(metrics["probes"]) == {"linear", "knn", "gcn"}
 
@@ -126,7 +127,11 @@ def test_options_skip_what_does_not_apply(data):
         torch.from_numpy(X), y, ts=0.2, ks=5, probes=False, log=messages.append
     )
     assert bare.probes is None and bare.clusters is None and "probes" not in bare.to_json()
-    assert messages == ["RLD at t = 0.2 (90 rows)", "neighbour purity for k = 5"]
+    assert messages == [
+        "RLD at t = 0.2 (90 rows)",
+        "neighbour purity for k = 5",
+        "collapse measures: uniformity and effective rank",
+    ]
     one_class = analysis.diagnose(X[:8], np.zeros(8, dtype=int), ts=0.2, ks=1)
     assert one_class.calinski_harabasz is None and one_class.probes is None
     assert "need 2+ classes and 10+ rows" in one_class.probes_note

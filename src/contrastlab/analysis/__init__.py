@@ -46,6 +46,11 @@ _NAMES: dict[str, str] = {
     "lda_subspace": "subspaces",
     "mean_span_subspace": "subspaces",
     "pca_subspace": "subspaces",
+    # collapse.py: alignment, uniformity (Wang and Isola), effective rank (RankMe)
+    "alignment": "collapse",
+    "uniformity": "collapse",
+    "effective_rank": "collapse",
+    "collapse_warning": "collapse",
     # graphs.py: similarity graphs, Laplacians, spectral embedding and clustering
     "planted_partition": "graphs",
     "bipartite_planted_partition": "graphs",

@@ -12,6 +12,9 @@ What it computes, each by the function of this package that defines it:
   asked for and there are 2+ classes and 10+ rows;
 - cluster preservation (:func:`~contrastlab.analysis.cluster_preservation`) when a ``cluster``
   id per row is given (with ``source``, also the intertwining gap);
+- collapse measures: uniformity (Wang and Isola, t = 2) and the effective rank (RankMe) of
+  :mod:`~contrastlab.analysis.collapse` (alignment needs two views of each sample, which an
+  embeddings file does not have; ``train`` logs it);
 - a 2-D view: the first two principal components of the L2-normalised rows (centred), on a
   seeded subsample of ``MAX_SCATTER_POINTS`` rows when there are more.
 
@@ -50,6 +53,7 @@ from contrastlab.analysis._inputs import (
     to_numpy,
 )
 from contrastlab.analysis.clusters import cluster_preservation
+from contrastlab.analysis.collapse import effective_rank, uniformity
 from contrastlab.analysis.density import RLDProfile, calinski_harabasz, rld_profile
 from contrastlab.analysis.neighbours import PURITY_KS, neighbour_purity
 from contrastlab.analysis.probes import (
@@ -82,6 +86,8 @@ class DiagnosticsResult:
         probes: ``{"linear", "knn", "gcn"}`` results, None when not run.
         probes_note: why the probes did not run (empty when they ran or were not asked for).
         clusters: the cluster-preservation measures, None without ``cluster``.
+        collapse: ``uniformity`` (t = 2, on at most ``MAX_SCATTER_POINTS`` seeded rows) and
+            ``effective_rank`` (all rows) of :mod:`contrastlab.analysis.collapse`.
         seconds: wall time of :func:`diagnose`.
     """
 
@@ -96,6 +102,7 @@ class DiagnosticsResult:
     probes: dict[str, ProbeResult] | None = None
     probes_note: str = ""
     clusters: dict[str, float] | None = None
+    collapse: dict[str, float] = field(default_factory=dict)
     seconds: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
@@ -109,6 +116,7 @@ class DiagnosticsResult:
             out["probes"] = {name: probe.to_json() for name, probe in self.probes.items()}
         if self.clusters is not None:
             out["clusters"] = dict(self.clusters)
+        out["collapse"] = dict(self.collapse)
         out["seconds"] = self.seconds
         return out
 
@@ -179,6 +187,8 @@ def diagnose(
         say("cluster preservation")
         clusters = cluster_preservation(features, cluster, source)
     view, view_labels = _two_d_view(features, labels, seed)
+    say("collapse measures: uniformity and effective rank")
+    collapse = _collapse_measures(features, seed)
     return DiagnosticsResult(
         rows=n,
         dim=dim,
@@ -191,6 +201,7 @@ def diagnose(
         probes=probe_results,
         probes_note=note,
         clusters=clusters,
+        collapse=collapse,
         seconds=time.perf_counter() - start,
     )
 
@@ -209,6 +220,21 @@ def _probes(
         say(f"{name} probe ({train.size} train / {test.size} test rows)")
         results[name] = probe(X[train], y[train], X[test], y[test], seed=seed)
     return results, ""
+
+
+def _collapse_measures(X: np.ndarray, seed: int) -> dict[str, float]:
+    """Uniformity on a seeded subsample of ``MAX_SCATTER_POINTS`` rows (its pairs grow as N^2)
+    and the effective rank of all rows; uniformity needs rows that are not all zero."""
+    rng = np.random.default_rng(seed)
+    rows = (
+        X[rng.choice(len(X), MAX_SCATTER_POINTS, replace=False)]
+        if len(X) > MAX_SCATTER_POINTS
+        else X
+    )
+    found = {"effective_rank": effective_rank(X)} if np.abs(X).sum() > 0 else {}
+    if (np.linalg.norm(rows, axis=1) > 0).all():
+        found["uniformity"] = uniformity(rows)
+    return found
 
 
 def _two_d_view(X: np.ndarray, y: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -100,6 +100,15 @@ def diagnostics_report(result: DiagnosticsResult, name: str = "embeddings") -> R
             "the paper's formal constants were not confirmed."
         )
         report.table(["measure", "value"], [[k, v] for k, v in result.clusters.items()])
+    if result.collapse:
+        report.heading("Collapse measures")
+        report.text(
+            "Uniformity (Wang and Isola 2020, t = 2, on the L2-normalised rows; 0 when every "
+            "row is the same point, about -4 when spread evenly on a high-dimensional sphere) "
+            "and effective rank (RankMe: exp of the entropy of the normalised singular values; "
+            f"1 for a single direction, at most {min(result.rows, result.dim)} here)."
+        )
+        report.table(["measure", "value"], [[k, v] for k, v in result.collapse.items()])
     report.heading("2-D view")
     report.figure(
         figures.scatter_2d(result.view, result.view_labels, "PCA of the L2-normalised embeddings"),

@@ -170,6 +170,7 @@ class MonitorSection:
     every: Auto | int = setting(AUTO, low=1, normalise=_at_least("monitor.every", 1, True))
     knn: bool = setting(True)
     online_probe: bool = setting(True)
+    collapse: bool = setting(True)
     max_train: int = setting(10_000, low=1)
 
 

@@ -99,6 +99,8 @@ def write_run_report(out: Path, metrics: dict[str, Any]) -> None:
     if metrics["final"]:
         report.table(["features", *_COLUMNS], rows, title="Test accuracy")
     report.figure(training_curves({metrics["kernel"]: metrics["history"]}), "Training curves")
+    if "collapse" in metrics:
+        _collapse_section(report, metrics["collapse"], metrics["history"])
     report.heading("Configuration")
     report.code((out / CONFIG_FILE_NAME).read_text())
     report.save(out, metrics)
@@ -106,3 +108,25 @@ def write_run_report(out: Path, metrics: dict[str, Any]) -> None:
 
 def _cell(values: dict[str, float], key: str) -> float:
     return float(values.get(key, float("nan")))
+
+
+def _collapse_section(report: Any, collapse: dict[str, Any], history: list[dict[str, Any]]) -> None:
+    """The collapse monitor: a warning when the final epoch collapsed, the rule, the measures."""
+    report.heading("Collapse monitor")
+    if collapse["collapsed"]:
+        report.text(
+            f"WARNING: the representation has collapsed ({collapse['reason']}). The embeddings "
+            "carry (almost) no information; lower optim.lr or change the kernel's temperature."
+        )
+    elif collapse["collapsed_epochs"]:
+        epochs = ", ".join(map(str, collapse["collapsed_epochs"]))
+        report.text(f"The representation was collapsed at epoch(s) {epochs}, not at the end.")
+    level = collapse.get("uniform_loss")
+    report.text(
+        f"Rule: {collapse['rule']}. Alignment and uniformity (t = 2) of Wang and Isola on the "
+        "L2-normalised embeddings of two views of up to 512 training samples; effective rank "
+        "as in RankMe" + (f"; log(2B - 1) = {level:.4f} here." if level is not None else ".")
+    )
+    keys = ("loss", "alignment", "uniformity", "effective_rank", "collapsed")
+    rows = [[r["epoch"], *(r.get(k, float("nan")) for k in keys)] for r in history]
+    report.table(["epoch", *keys], rows, title="Collapse measures per epoch")

@@ -56,6 +56,12 @@ from contrastlab.train.checkpoint import (
     rng_states,
     save_checkpoint,
 )
+from contrastlab.train.collapse import (
+    COLLAPSE_RULE,
+    collapse_measures,
+    collapse_reason,
+    uniform_level,
+)
 from contrastlab.train.components import build_kernel, build_loss, build_model, build_transforms
 from contrastlab.train.distributed import Runtime, agree, barrier, cleanup, setup
 from contrastlab.train.evaluate import evaluate_backbone, evaluate_features, raw_inputs
@@ -222,6 +228,7 @@ class Training:
     epoch_step: int = 0  # steps of the epoch in progress already done (resumed mid-epoch)
     partial: dict[str, Any] | None = None  # that epoch's sums so far, from the checkpoint
     saved: str = ""  # the last checkpoint written or restored, in words ("" : none)
+    collapse: dict[int, str] = field(default_factory=dict)  # epoch -> why it collapsed
     stop: StopRequest = field(default_factory=StopRequest)
     history: list[dict[str, Any]] = field(default_factory=list)
     progress: Any = None
@@ -560,14 +567,16 @@ def _train_step(
     return loss, aug_done, stop
 
 
-def _diverge(state: Training, what: str, epoch: int, lr: float) -> None:
+def _diverge(state: Training, what: str, epoch: int, lr: float, step: int | None = None) -> None:
+    """Raise :class:`Diverged`: ``what`` went non-finite at (0-based) ``epoch``, in the step
+    being taken (or after ``step`` steps, for weights found bad before a checkpoint)."""
     kept = (
         f"the last good checkpoint ({state.saved}) is kept in {state.out / CHECKPOINT}"
         if state.saved
         else "no checkpoint was written yet"
     )
     state.close_outputs()
-    raise Diverged(diverged_message(what, epoch + 1, state.step + 1, lr, kept))
+    raise Diverged(diverged_message(what, epoch + 1, step or state.step + 1, lr, kept))
 
 
 def _checkpoint_words(epochs: int, epoch_step: int) -> str:
@@ -585,21 +594,8 @@ def end_epoch(state: Training, record: dict[str, Any]) -> None:
     last = epoch == state.schedule.epochs
     save_now = epoch % cfg.train.checkpoint_every == 0 or last
     all_rng = _gather_rng_states(state.runtime) if save_now else []  # before the monitors
-    if state.runtime.is_main and state.data.labelled and cfg.monitor.knn:
-        if epoch % cfg.monitor.every == 0 or last:
-            record.update(
-                evaluate_backbone(
-                    state.model.backbone,  # type: ignore[arg-type]
-                    state.data,
-                    state.eval_transform,
-                    state.device,
-                    ks=cfg.eval.knn_ks,
-                    temperature=cfg.eval.knn_temperature,
-                    linear=False,
-                    max_train=cfg.monitor.max_train,
-                    probe=state.probe,
-                )
-            )
+    if state.runtime.is_main:
+        _monitor(state, record, last)
     state.history.append(record)
     if save_now:  # before metrics.jsonl: a failed write leaves both as they were
         _write_checkpoint(state, _checkpoint_state(state, epoch, all_rng))
@@ -607,7 +603,7 @@ def end_epoch(state: Training, record: dict[str, Any]) -> None:
         write_history(state.out / HISTORY, state.history)
         if state.board is not None:
             for key, value in record.items():
-                state.board.add_scalar(key, value, global_step=epoch)
+                state.board.add_scalar(key, float(value), global_step=epoch)
         if epoch in cfg.train.save_epochs:
             save_checkpoint(
                 state.out / SNAPSHOTS / f"epoch_{epoch:04d}.pt",
@@ -616,6 +612,40 @@ def end_epoch(state: Training, record: dict[str, Any]) -> None:
     log = state.log if state.progress is None else _above_bar(state.progress)
     _log_record(log, record, state.schedule.epochs, time_left(state))
     barrier(state.runtime)
+
+
+def _monitor(state: Training, record: dict[str, Any], last: bool) -> None:
+    """Rank 0: the kNN / online-probe monitors every ``monitor.every`` epochs and the last;
+    the collapse measures every epoch (``monitor.collapse``), with a warning line when the
+    representation has collapsed."""
+    cfg, epoch = state.cfg, record["epoch"]
+    if state.data.labelled and cfg.monitor.knn and (epoch % cfg.monitor.every == 0 or last):
+        record.update(
+            evaluate_backbone(
+                state.model.backbone,  # type: ignore[arg-type]
+                state.data,
+                state.eval_transform,
+                state.device,
+                ks=cfg.eval.knn_ks,
+                temperature=cfg.eval.knn_temperature,
+                linear=False,
+                max_train=cfg.monitor.max_train,
+                probe=state.probe,
+            )
+        )
+    if not cfg.monitor.collapse:
+        return
+    record.update(
+        collapse_measures(state.model, state.augment, state.train_x, state.device, cfg.train.seed)
+    )
+    reason = collapse_reason(record, uniform_level(state.loss_fn, state.schedule.batch_size))
+    record["collapsed"] = bool(reason)
+    if reason:
+        state.collapse[epoch] = reason
+        state.log(
+            f"warning: the representation has collapsed at epoch {epoch} ({reason}); "
+            "lower optim.lr or change the kernel's temperature"
+        )
 
 
 def _save(state: Training, epoch: int, position: int, sums: EpochSums) -> None:
@@ -627,7 +657,14 @@ def _save(state: Training, epoch: int, position: int, sums: EpochSums) -> None:
 
 
 def _write_checkpoint(state: Training, checkpoint: dict[str, Any]) -> None:
-    """Rank 0 writes ``checkpoint.pt``; every rank remembers it as the last good one."""
+    """Rank 0 writes ``checkpoint.pt``; every rank remembers it as the last good one. Weights
+    that an update made non-finite are never written (:class:`Diverged` instead)."""
+    tensors = [t for t in state.model.state_dict().values() if t.is_floating_point()]
+    bad = sum(int((~torch.isfinite(t)).sum()) for t in tensors)  # weights and BN statistics
+    if agree(state.runtime, bad > 0)[0]:
+        epoch = checkpoint["epoch"] + (checkpoint.get("epoch_step", 0) > 0)
+        what = f"the weights have {bad} non-finite values" if bad else "another rank's weights"
+        _diverge(state, what, epoch - 1, state.optimizer.param_groups[0]["lr"], step=state.step)
     if state.runtime.is_main:
         save_checkpoint(state.out / CHECKPOINT, checkpoint)
     state.saved = _checkpoint_words(checkpoint["epoch"], checkpoint.get("epoch_step", 0))
@@ -686,9 +723,25 @@ def final_metrics(state: Training) -> dict[str, Any]:
         metrics["seconds"] = time.perf_counter() - state.started
         if state.plan is not None:
             metrics["plan"] = state.plan.to_json()
+        if history and "effective_rank" in history[-1]:
+            metrics["collapse"] = _collapse_summary(state)
         metrics["history"] = history
     barrier(state.runtime)
     return metrics
+
+
+def _collapse_summary(state: Training) -> dict[str, Any]:
+    """The collapse monitor of the final epoch and the epochs flagged this session."""
+    final = state.history[-1]
+    level = uniform_level(state.loss_fn, state.schedule.batch_size)
+    return {
+        **{k: final[k] for k in ("alignment", "uniformity", "effective_rank")},
+        "collapsed": bool(final.get("collapsed")),
+        "reason": collapse_reason(final, level),
+        "uniform_loss": level,
+        "collapsed_epochs": [r["epoch"] for r in state.history if r.get("collapsed")],
+        "rule": COLLAPSE_RULE,
+    }
 
 
 def _final_evaluation(state: Training) -> dict[str, Any]:
