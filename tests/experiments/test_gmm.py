@@ -125,8 +125,10 @@ def test_reproduce_gmm_quick_end_to_end(tmp_path, capsys):
         (100.0, True),
         (1.0, False),
     ]
+    assert "differs_from_recorded_full" in metrics and "recorded_full_run" in metrics
     html = (out / "report.html").read_text()
     assert "Fisher subspace" in html and "data:image/png;base64" in html
+    assert "recorded full run" in html and "Real features: digits" in html
 
 
 @pytest.mark.parametrize(

@@ -393,3 +393,23 @@ def test_real_claim_is_inconclusive_where_it_cannot_decide(mean_span, seeds, con
 def test_real_claim_without_the_real_part_is_inconclusive():
     claim = gmm.real_claim({})
     assert claim.conclusive is False and "real_steps = 0" in claim.reason
+
+
+def test_the_recorded_full_run_has_a_verdict_for_every_claim():
+    recorded = gmm.RECORDED_FULL_RUN
+    assert recorded is not None
+    ids = [c.id for c in gmm.claims(*_all_inputs())]
+    assert sorted(recorded["verdicts"]) == sorted(ids)
+    assert set(recorded["verdicts"].values()) <= {"supported", "not supported", "inconclusive"}
+
+
+def _all_inputs() -> tuple:
+    sweeps = {
+        "anisotropy": [_entry(1.0), _entry(100.0)],
+        "dim": [_entry(20.0)],
+        "noise": [_entry(0.0), _entry(0.3)],
+        "coupling": [_entry(0.0), _coupled()],
+        "samples": [_entry(1000.0)],
+    }
+    clip = [_clip_entry(100.0, 0.0, 0.95, 0.95)]
+    return sweeps, clip, _real(), 60.0

@@ -16,10 +16,12 @@ where the paper's could not be confirmed), claim rules in :mod:`.claims`, the re
 from __future__ import annotations
 
 from contrastlab.experiments import ExperimentResult
+from contrastlab.experiments.gmm.claims import RECORDED_FULL_RUN
 from contrastlab.experiments.gmm.claims import claims as decide
 from contrastlab.experiments.gmm.compute import compute
 from contrastlab.experiments.gmm.report import build_report
 from contrastlab.experiments.gmm.settings import QUICK, Settings, check
+from contrastlab.experiments.recorded import compare_with_recorded, recorded_run_section
 
 __all__ = ["QUICK", "Settings", "check", "run"]
 
@@ -29,10 +31,15 @@ def run(settings: Settings) -> ExperimentResult:
     check(settings)
     found = compute(settings)
     claims = decide(found.sweeps, found.clip, found.real, settings.coupling_angle)
+    against_full = compare_with_recorded(claims, RECORDED_FULL_RUN)
     metrics = {
         "sweeps": found.sweeps,
         "clip": found.clip,
         "real": found.real,
         "per_seed": found.per_seed,
+        "recorded_full_run": against_full["recorded"],
+        "differs_from_recorded_full": against_full["differs"],
     }
-    return ExperimentResult(claims, build_report(settings, found, claims), metrics)
+    report = build_report(settings, found, claims)
+    recorded_run_section(report, claims, against_full)
+    return ExperimentResult(claims, report, metrics)
