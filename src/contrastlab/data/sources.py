@@ -8,10 +8,17 @@ Splits. A source that brings its own test set (torchvision datasets, an ``.npz``
 ``test_images``/``test_labels`` or ``test_features``/``test_labels``) keeps it. Otherwise a
 seeded, stratified split holds out ``test_fraction`` of the samples (default 0.2, scikit-learn's
 ``train_test_split`` with ``random_state=split_seed``); for ``digits`` that is 1,437 / 360.
+A class with a single sample cannot be split that way and is an error naming it; when the test
+split is smaller than the number of classes it is drawn without stratification.
 
 Bad input raises :class:`contrastlab.errors.InputError` with a one-line message: a missing file,
-a missing or mis-shaped array, a wrong dtype, labels whose count differs from the images', an
-empty class folder, or a torchvision dataset that is neither on disk nor downloadable.
+a missing or mis-shaped array, a wrong dtype, string labels in an ``.npz`` (class ids 0..K-1
+are expected), vector features with NaN or infinite values (the count of such rows and the
+first), labels whose count differs from the images', an empty class folder, an unreadable
+image, images of several sizes in a ``folder:`` without ``data.image_size`` (two of them are
+named), or a torchvision dataset that is neither on disk nor downloadable. Mixed image modes
+in a ``folder:`` are a documented handling, not an error: palette, alpha, CMYK and greyscale
+files become RGB unless every file is greyscale (then one channel).
 """
 
 from __future__ import annotations
@@ -220,8 +227,12 @@ def _check_features(array: np.ndarray, what: str) -> np.ndarray:
     if len(array) == 0:
         raise InputError(f"{what}: no rows")
     array = array.astype(np.float32)
-    if not np.isfinite(array).all():
-        raise InputError(f"{what}: contains NaN or infinite values")
+    bad_rows = np.flatnonzero(~np.isfinite(array).all(axis=1))
+    if len(bad_rows):
+        raise InputError(
+            f"{what}: {len(bad_rows)} row(s) hold NaN or infinite values "
+            f"(first: row {bad_rows[0]}); remove or impute them"
+        )
     return array
 
 
@@ -232,6 +243,11 @@ def _check_labels(labels: np.ndarray | None, count: int, what: str) -> np.ndarra
         raise InputError(f"{what}: expected a 1-D array, got shape {labels.shape}")
     if len(labels) != count:
         raise InputError(f"{what}: {len(labels)} labels for {count} samples")
+    if labels.dtype.kind in "US" and len(labels):
+        raise InputError(
+            f"{what}: labels are strings (e.g. {labels[0].item()!r}); expected integer class ids "
+            "0..K-1 (np.unique(labels, return_inverse=True)[1] makes them)"
+        )
     if not np.issubdtype(labels.dtype, np.integer):
         if np.issubdtype(labels.dtype, np.floating) and np.all(labels == np.round(labels)):
             labels = labels.astype(np.int64)
@@ -284,9 +300,13 @@ def load_folder(
     mode = "L" if gray else "RGB"
     sizes = {p.size for p in pictures}
     if image_size is None and len(sizes) > 1:
+        first = pictures[0].size
+        other = next(i for i, p in enumerate(pictures) if p.size != first)
         raise InputError(
-            f"{name}: images differ in size ({len(sizes)} sizes); "
-            "set data.image_size to resize them"
+            f"{name}: images differ in size ({len(sizes)} sizes: {files[0].relative_to(path)} "
+            f"is {first[0]} x {first[1]}, {files[other].relative_to(path)} is "
+            f"{pictures[other].size[0]} x {pictures[other].size[1]}); set data.image_size=N to "
+            "resize them (shorter side to N, centre crop)"
         )
     arrays = [np.asarray(_fit(p.convert(mode), image_size)) for p in pictures]
     images = np.stack(arrays).astype(np.uint8)
@@ -376,9 +396,16 @@ def _split(
 
     counts = np.bincount(y)
     present = counts[counts > 0]
-    stratify = y if present.min() >= 2 and round(len(y) * test_fraction) >= len(present) else None
     if len(y) < 2 or round(len(y) * test_fraction) < 1:
         raise InputError(f"{name}: {len(y)} samples are too few to hold out a test split")
+    if present.min() < 2:
+        single = [classes[c] if c < len(classes) else str(c) for c in np.flatnonzero(counts == 1)]
+        raise InputError(
+            f"{name}: class {single[0]!r} has a single sample ({len(single)} such class(es)); "
+            "the stratified test split needs 2 per class: remove it, add samples, or give "
+            "the test split yourself"
+        )
+    stratify = y if round(len(y) * test_fraction) >= len(present) else None
     index = np.arange(len(y))
     train_idx, test_idx = train_test_split(
         index, test_size=test_fraction, random_state=split_seed, stratify=stratify
