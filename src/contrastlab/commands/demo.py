@@ -1,4 +1,4 @@
-"""The main job: train on digits with the cosine and the Student-t kernel, compare, write a report.
+"""The main job: train on digits with the cosine, Student-t and Simple Sum kernels, compare, report.
 
 The experiment is :func:`contrastlab.demo.run_demo`; this command parses its arguments, calls
 it and prints one line of test accuracies per run.
@@ -26,7 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="override a training setting for both runs (repeatable)",
+        help="override a training setting for every run (repeatable)",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress output")
 
