@@ -25,7 +25,7 @@ from contrastlab.analysis.collapse import (
     uniformity,
 )
 
-MONITOR_SAMPLES = 512
+MONITOR_SAMPLES = 256  # two views of these: a few per cent of a digits epoch
 COLLAPSE_RULE = (
     f"collapsed when the effective rank (RankMe) of the embeddings is below {COLLAPSE_RANK:g}, "
     f"or the loss is within {COLLAPSE_LOSS_MARGIN:.0%} of log(2B - 1), the loss of a uniform "

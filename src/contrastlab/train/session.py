@@ -112,6 +112,8 @@ def _cell(values: dict[str, float], key: str) -> float:
 
 def _collapse_section(report: Any, collapse: dict[str, Any], history: list[dict[str, Any]]) -> None:
     """The collapse monitor: a warning when the final epoch collapsed, the rule, the measures."""
+    from contrastlab.train.collapse import MONITOR_SAMPLES
+
     report.heading("Collapse monitor")
     if collapse["collapsed"]:
         report.text(
@@ -124,8 +126,9 @@ def _collapse_section(report: Any, collapse: dict[str, Any], history: list[dict[
     level = collapse.get("uniform_loss")
     report.text(
         f"Rule: {collapse['rule']}. Alignment and uniformity (t = 2) of Wang and Isola on the "
-        "L2-normalised embeddings of two views of up to 512 training samples; effective rank "
-        "as in RankMe" + (f"; log(2B - 1) = {level:.4f} here." if level is not None else ".")
+        f"L2-normalised embeddings of two views of up to {MONITOR_SAMPLES} training samples; "
+        "effective rank as in RankMe"
+        + (f"; log(2B - 1) = {level:.4f} here." if level is not None else ".")
     )
     keys = ("loss", "alignment", "uniformity", "effective_rank", "collapsed")
     rows = [[r["epoch"], *(r.get(k, float("nan")) for k in keys)] for r in history]
