@@ -19,8 +19,12 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_bench_loss_runs_on_the_device(device, tmp_path, capsys) -> None:
     args = ["bench", "loss", "--kernels", "cosine,laplacian", "--batches", "32", "--repeats", "1"]
+    args += ["--queue-sizes", "64", "--queue-batch", "8", "--queue-kernels", "student_t"]
     assert main([*args, "--device", str(device), "--out", str(tmp_path / "o")]) == 0
-    rows = json.loads((tmp_path / "o" / "metrics.json").read_text())["rows"]
+    metrics = json.loads((tmp_path / "o" / "metrics.json").read_text())
+    rows = metrics["rows"]
+    # the queue rows (QueueInfoNCE) on the same device
+    assert {(r["device"], r["queue"]) for r in metrics["queue_rows"]} == {(str(device), 64)}
     assert {r["device"] for r in rows} == {str(device)}
     paths = {(r["kernel"], r["path"]) for r in rows}
     assert {("cosine", "blockwise"), ("cosine", "dense"), ("laplacian", "blockwise")} <= paths
