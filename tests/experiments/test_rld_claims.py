@@ -89,23 +89,25 @@ def test_toy_rld_values_fails_on_one_bad_draw_among_good_ones(values):
     assert claim.supported is False and claim.evidence["draws"] == 3.0
 
 
-def _authors_draws(shift: dict[str, tuple[float, float]] | None = None) -> dict:
-    """Two draws per toy around the authors' values: RLD a - 0.01, a + 0.01 and CH c / 1.1,
-    c * 1.1 (mean a, geometric mean c); ``shift`` moves the mean of one toy's draws (RLD by
+def _authors_draws(shift: dict[str, tuple[float, float]] | None = None, n: int = 10) -> dict:
+    """``n`` draws per toy around the authors' values: RLD a -/+ 0.01 and CH c / 1.1, c * 1.1,
+    alternating (mean a, geometric mean c); ``shift`` moves the mean of one toy's draws (RLD by
     adding, CH by multiplying)."""
     toys = {}
+    signs = np.resize([-1.0, 1.0], n)
     for name, (r, c) in THEIRS.items():
         dr, fc = (shift or {}).get(name, (0.0, 1.0))
         toys[name] = {
-            "rld": [r + dr - 0.01, r + dr + 0.01],
-            "calinski_harabasz": [c * fc / 1.1, c * fc * 1.1],
+            "rld": list(r + dr + 0.01 * signs),
+            "calinski_harabasz": list(c * fc * 1.1**signs),
         }
     return toys
 
 
-# two draws: sd(RLD) = 0.01 sqrt(2), sd(log CH) = log(1.1) sqrt(2), sqrt(1 + 1/2) = sqrt(1.5)
-RLD_TOL = 0.01 + 4 * 0.01 * math.sqrt(2) * math.sqrt(1.5)
-LOG_CH_TOL = math.log(1.05) + 4 * math.log(1.1) * math.sqrt(2) * math.sqrt(1.5)
+# ten draws of -/+ x: sd = x sqrt(10 / 9); sqrt(1 + 1/10)
+SD_FACTOR = math.sqrt(10 / 9) * math.sqrt(1.1)
+RLD_TOL = 0.01 + 4 * 0.01 * SD_FACTOR
+LOG_CH_TOL = math.log(1.05) + 4 * math.log(1.1) * SD_FACTOR
 
 
 @pytest.mark.parametrize(
@@ -133,21 +135,30 @@ def test_authors_toy_values_match_at_the_stated_tolerance(shift, supported, wors
     assert claim.supported is supported
     key, ratio = worst
     assert claim.evidence[key] == pytest.approx(ratio, abs=1e-6)
-    assert claim.evidence["draws"] == 2.0
+    assert claim.evidence["draws"] == 10.0
     assert len(claim.evidence) == 13
     assert claim.source  # an implementation check, not the paper's statement
-    for text in ("0.01 + 4 sd(ours) sqrt(1 + 1/S)", "log(1.05)", "300", "t = 0.05"):
+    for text in ("0.01 + 4 sd(ours) sqrt(1 + 1/S)", "log(1.05)", "300", "t = 0.05", "S >= 10"):
         assert text in claim.rule
 
 
 def test_authors_toy_values_match_with_a_wider_spread_of_ours():
     # the tolerance grows with our spread: theirs 0.1 above a mean whose draws spread 0.05
     toys = _authors_draws()
-    toys["rings"]["rld"] = [0.75 + 0.1 - 0.05, 0.75 + 0.1 + 0.05, 0.75 + 0.1]
+    toys["rings"]["rld"] = list(0.75 + 0.1 + 0.05 * np.resize([-1.0, 1.0, 0.0], 12))
+    toys["rings"]["calinski_harabasz"] = list(1.05 * 1.1 ** np.resize([-1.0, 1.0], 12))
     claim = rld.authors_toy_claim(toys, points=300, t=0.05)
-    tol = 0.01 + 4 * 0.05 * math.sqrt(4 / 3)  # sd of (-0.05, 0.05, 0) is 0.05
+    spread = np.resize([-0.05, 0.05, 0.0], 12)
+    tol = 0.01 + 4 * np.std(spread, ddof=1) * math.sqrt(1 + 1 / 12)
     assert claim.evidence["rld_gap_over_tolerance_rings"] == pytest.approx(0.1 / tol)
     assert claim.supported is True
+
+
+@pytest.mark.parametrize("draws, verdict", [(9, "inconclusive"), (10, "supported")])
+def test_authors_toy_values_match_needs_ten_draws(draws, verdict):
+    claim = rld.authors_toy_claim(_authors_draws(n=draws), points=300, t=0.05)
+    assert claim.verdict == verdict
+    assert ("9 draws" in claim.reason) == (draws == 9)
 
 
 @pytest.mark.parametrize("points, t", [(299, 0.05), (40, 0.05), (300, 0.1)])
