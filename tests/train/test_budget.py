@@ -204,3 +204,15 @@ def test_a_null_budget_plans_nothing(tmp_path: Path, capsys) -> None:
     metrics, config, _ = _train(tmp_path, "--epochs", "1", *[f"--set={s}" for s in sets])
     assert "plan" not in metrics and "plan:" not in capsys.readouterr().err
     assert config["train"]["time_budget"] is None and config["train"]["epochs"] == 1
+
+
+def test_threads_not_given_are_timed_and_the_faster_is_kept(tmp_path: Path) -> None:
+    torch.set_num_threads(2)  # the autouse fixture restores the count afterwards
+    sets = [f"--set={s}" for s in TINY if not s.startswith("train.threads")]
+    sets += ["--set=train.time_budget=600", "--set=eval.linear_probe=false"]
+    metrics, config, _ = _train(tmp_path, "--epochs", "1", *sets)
+    plan = metrics["plan"]
+    assert set(plan["thread_step_seconds"]) == {"1", "2"}
+    one, two = plan["thread_step_seconds"]["1"], plan["thread_step_seconds"]["2"]
+    assert plan["threads"] == (1 if one < two else None) == config["train"]["threads"]
+    assert torch.get_num_threads() == 2  # the run's choice did not outlive it

@@ -17,6 +17,11 @@ the final linear probe on features of the candidate's width (timed on Gaussian f
 the run's labels). The raw-pixel baseline, which does not depend on the model, is computed before
 planning and its measured time is part of ``startup``.
 
+On a CPU with ``train.threads`` not given, the smallest candidate's step is first timed on
+torch's threads and on one thread, and the run takes one thread when that is faster (on a
+machine shared with other work, waiting OpenMP threads slow small models many times over);
+the choice is written to ``config.yaml`` as ``train.threads``.
+
 What the user gives is kept: an explicit ``model.backbone`` (or ``model.widths``) is the model;
 explicit ``train.epochs`` is the length. With explicit epochs and no model the backbone is the
 deterministic rule of :func:`contrastlab.train.config.resolve` (so experiments that fix their
@@ -38,7 +43,7 @@ import math
 import statistics
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -48,6 +53,7 @@ from torch import nn
 from contrastlab.data.sources import DataSplit
 from contrastlab.settings import AUTO, to_mapping
 from contrastlab.train.config import merge, resolve
+from contrastlab.train.loop import torch_threads
 from contrastlab.train.sections import RunConfig, TrainConfig, train_config
 
 MIN_PAIRS = 100_000
@@ -133,14 +139,17 @@ class Plan:
     measured: dict[str, float]
     fits: bool = True
     final_seconds: float = 0.0
+    threads: int | None = None
+    thread_step_seconds: dict[str, float] = field(default_factory=dict)
 
     def describe(self) -> str:
         """``small_cnn 64-128-256, 120 epochs, about 6 min (budget 10 min, chosen by budget)``."""
         budget = f"budget {duration(self.budget_seconds)}" if self.budget_seconds else "no budget"
         warning = "" if self.fits else "; over the budget"
+        threads = "; one thread: faster here" if self.threads == 1 else ""
         return (
             f"{self.candidate.label}, {self.epochs} epochs, about "
-            f"{duration(self.estimate_seconds)} ({budget}, {self.chosen}{warning})"
+            f"{duration(self.estimate_seconds)} ({budget}, {self.chosen}{warning}{threads})"
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -388,21 +397,50 @@ def plan_run(
         ladder, chosen = SMALL_IMAGE_LADDER, "budget"
     if budget is None and fixed_epochs is None:
         fixed_epochs = base.train.epochs  # the recipe's length
+    threads, per_thread = choose_threads(given, ladder[0], data, device)
+    if threads is not None:
+        given = train_config(merge(to_mapping(given), {"train": {"threads": threads}}))
     measured: list[tuple[Candidate, Costs]] = []
-    for candidate in ladder:
-        cfg = resolve(with_candidate(given, candidate, fixed_epochs or 1), data, device.type)
-        if measured and not _may_fit(cfg, data, device, started, budget, fixed_epochs):
-            break
-        measured.append((candidate, measure_costs(cfg, data, device)))
+    with torch_threads(given.train.threads):
+        for candidate in ladder:
+            cfg = resolve(with_candidate(given, candidate, fixed_epochs or 1), data, device.type)
+            if measured and not _may_fit(cfg, data, device, started, budget, fixed_epochs):
+                break
+            measured.append((candidate, measure_costs(cfg, data, device)))
     plan = choose_plan(measured, _shape(base, data, given, started), budget, fixed_epochs, chosen)
+    plan = replace(plan, threads=threads, thread_step_seconds=per_thread)
     if data.labelled and base.eval.linear_probe:  # the final probe's cost, for the pick only
         cfg = resolve(with_candidate(given, plan.candidate, plan.epochs), data, device.type)
         width = measure_width(cfg, data)
         costs = replace(dict(measured)[plan.candidate], probe=_probe_seconds(data, width))
         shape = _shape(base, data, given, started)
         again = choose_plan([(plan.candidate, costs)], shape, budget, fixed_epochs, chosen)
-        plan = replace(again, measured=plan.measured, fits=again.fits and plan.fits)
+        plan = replace(
+            again,
+            measured=plan.measured,
+            fits=again.fits and plan.fits,
+            threads=threads,
+            thread_step_seconds=per_thread,
+        )
     return train_config(with_candidate(given, plan.candidate, plan.epochs)), plan
+
+
+def choose_threads(
+    given: TrainConfig, candidate: Candidate, data: DataSplit, device: torch.device
+) -> tuple[int | None, dict[str, float]]:
+    """One thread when a step of ``candidate`` on one thread is faster than on torch's
+    threads, else ``None`` (as they are); with the steps' seconds of each. Only on a CPU with
+    ``train.threads`` not given and more than one thread: on a machine shared with other
+    work, waiting OpenMP threads made small models many times slower (here a CIFAR-sized
+    ``small_cnn`` ran at 21 images/s on two threads of a busy machine)."""
+    many = torch.get_num_threads()
+    if device.type != "cpu" or given.train.threads is not None or many < 2:
+        return None, {}
+    cfg = resolve(with_candidate(given, candidate, 1), data, device.type)
+    found = {str(many): measure_costs(cfg, data, device, timed_steps=2).step}
+    with torch_threads(1):
+        found["1"] = measure_costs(cfg, data, device, timed_steps=2).step
+    return (1 if found["1"] < found[str(many)] else None), found
 
 
 def with_candidate(given: TrainConfig, candidate: Candidate, epochs: int) -> dict[str, Any]:

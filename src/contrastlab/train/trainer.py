@@ -258,6 +258,8 @@ def build(
     plan = None
     if not resume and not runtime.distributed:  # the ranks would have to agree on timings
         given, plan = plan_run(given, data, runtime.device, started)
+        if given.train.threads:  # the plan may choose one thread; train() restores the count
+            torch.set_num_threads(given.train.threads)
     cfg = config_lib.resolve(given, data, runtime.device.type, runtime.world_size)
     device = runtime.device
     seed_everything(cfg.train.seed + runtime.rank)
