@@ -155,7 +155,7 @@ def test_demo_tiny(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "demo"
     assert main(["demo", "--out", str(out), "--epochs", "1", "--quiet", *TINY]) == 0
     metrics = json.loads((out / "metrics.json").read_text())
-    assert set(metrics["runs"]) == {"cosine", "student_t"}
+    assert set(metrics["runs"]) == {"cosine", "student_t", "simple_sum"}
     for run in metrics["runs"].values():
         assert set(run["final"]) == {"knn_top1_k20", "knn_top1_k200", "linear_top1"}
         assert run["epochs"] == 1 and run["images_per_second"] > 0 and run["seconds"] > 0
@@ -163,7 +163,8 @@ def test_demo_tiny(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert metrics["raw_pixels"]["knn_top1_k20"] > 0.9  # raw-pixel kNN on digits is strong
     html = (out / "report.html").read_text()
     assert "raw pixels" in html and "<img" in html
-    assert "student_t" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "student_t" in printed and "simple_sum" in printed
 
 
 def test_unlabelled_images_and_labelled_vectors(tmp_path: Path) -> None:
