@@ -315,3 +315,17 @@ def test_two_gloo_ranks_equal_one_process_on_the_gathered_keys(tmp_path) -> None
     for r in ranks:
         # 3 + 8 = 11 keys into 10 slots: the oldest start key was overwritten first
         assert sorted(map(tuple, r["queue"].numpy())) == sorted(map(tuple, queue))
+
+
+@pytest.mark.parametrize("path", list(PATHS))
+def test_a_queued_copy_of_a_query_keeps_distances_finite(path) -> None:
+    # |a|^2 + |c|^2 - 2 a.c of equal float32 rows of norm ~1000 rounds below zero; the distance
+    # is clamped at 0 before the root, so the loss and its gradient stay finite
+    generator = torch.Generator().manual_seed(4)
+    q = (300 * torch.randn(16, 8, generator=generator)).requires_grad_(True)
+    k = q.detach() + torch.randn(16, 8, generator=generator)
+    queue = torch.cat([q.detach(), 300 * torch.randn(16, 8, generator=generator)])
+    module = losses.QueueInfoNCE(kernels.Laplacian(50.0), normalize=False, **PATHS[path])
+    loss = module(q, k, queue)
+    loss.backward()
+    assert torch.isfinite(loss) and torch.isfinite(q.grad).all()

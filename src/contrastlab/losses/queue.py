@@ -189,7 +189,8 @@ def _one_kernel_loss(
         logits = torch.cat([positive.unsqueeze(1), all_negatives], dim=1)
         return (torch.logsumexp(logits, dim=1) - positive).mean()
     chunk = max(1, opts.rows_per_block(negatives.shape[0], queries.shape[0], queries.device))
-    stream = _Stream(kernel.logits, prepare, chunk, opts.backward == "fused")
+    gram = _single_gram_kernel(kernel, queries.shape[1])
+    stream = _Stream(kernel.logits, prepare, chunk, opts.backward == "fused", gram)
     lse = StreamedLogsumexp.apply(queries, negatives, stream)
     return (torch.logaddexp(positive, lse) - positive).mean()
 
@@ -203,18 +204,78 @@ def positive_logits(logit_fn: LogitFn, queries: Tensor, keys: Tensor) -> Tensor:
     return torch.cat(parts)
 
 
+#: ``vjp(weights) -> sum_j weights_ij * d l_ij / d a_i``, the anchors' gradient of a chunk.
+ChunkVJP = Callable[[Tensor], Tensor]
+
+
 @dataclass(frozen=True)
 class _Stream:
-    """How candidates are streamed: logit function, row preparation, chunk rows, strategy."""
+    """How candidates are streamed: logits, row preparation, chunk rows, strategy.
+
+    ``gram`` is a kernel with a single elementwise form (``Kernel.gram_parts``): its chunks are
+    the Gram quantity's matrix product and the kernel's elementwise map and derivative, and the
+    gradient one more product, with no autograd graph over the chunk (as ``losses.gram`` does
+    for the two-view engine); otherwise ``logit_fn`` is differentiated by autograd.
+    """
 
     logit_fn: LogitFn
     prepare: Prepare
     chunk: int
     fused: bool
+    gram: Any = None
 
     def chunks(self, candidates: Tensor) -> Iterator[Tensor]:
         for start in range(0, candidates.shape[0], self.chunk):
             yield self.prepare(candidates[start : start + self.chunk])
+
+    def evaluate(self, anchors: Tensor, rows: Tensor, with_grad: bool) -> tuple[Tensor, ChunkVJP]:
+        """The chunk's logits ``(n, c)`` and their vector-Jacobian product for the anchors."""
+        if self.gram is not None:
+            return _gram_chunk(self.gram, anchors, rows, with_grad)
+        with torch.enable_grad():
+            leaf = anchors.detach().requires_grad_(with_grad)
+            block = self.logit_fn(leaf, rows)
+
+        def vjp(weights: Tensor) -> Tensor:
+            return torch.autograd.grad(block, leaf, weights)[0]
+
+        return block.detach(), vjp
+
+
+def _gram_chunk(
+    kernel: Any, anchors: Tensor, rows: Tensor, with_grad: bool
+) -> tuple[Tensor, ChunkVJP]:
+    """Logits ``f(x)`` of ``x = a.c`` (inner) or ``|a|^2 + |c|^2 - 2 a.c`` clamped at 0
+    (distance), and ``vjp(W) = (W * f'(x)) @ c`` or ``2 (a * rowsum(H) - H @ c)``, ``H = W f'``."""
+    distance = kernel.form == "distance"
+    x = anchors @ rows.T
+    if distance:
+        x = x.mul_(-2.0).add_((anchors * anchors).sum(1, keepdim=True))
+        x = x.add_((rows * rows).sum(1).unsqueeze(0)).clamp_(min=0.0)
+    values = kernel.elementwise(x)
+    slope = kernel.derivative(x, values) if with_grad else 1.0
+
+    def vjp(weights: Tensor) -> Tensor:
+        scalar = isinstance(slope, float)
+        h = weights if scalar else weights.mul_(slope)  # the weights are not needed after
+        grad = h @ rows
+        if distance:
+            grad = (anchors * h.sum(1, keepdim=True)).sub_(grad).mul_(2.0)
+        return grad.mul_(slope) if scalar else grad
+
+    return values, vjp
+
+
+def _single_gram_kernel(kernel: LogKernel, dim: int) -> Any:
+    """``kernel`` when it is one elementwise map of all ``dim`` columns with weight 1, else None."""
+    gram_parts = getattr(kernel, "gram_parts", None)
+    parts = gram_parts(dim) if gram_parts is not None else None
+    if not parts or len(parts) != 1:
+        return None
+    part = parts[0]
+    whole = part.columns == slice(0, dim)
+    ok = part.weight == 1.0 and whole and part.kernel.form in ("inner", "distance")
+    return part.kernel if ok else None
 
 
 class StreamedLogsumexp(torch.autograd.Function):
@@ -241,21 +302,17 @@ class StreamedLogsumexp(torch.autograd.Function):
         ctx: Any, anchors: Tensor, candidates: Tensor, stream: _Stream
     ) -> Tensor:
         fused = stream.fused and bool(ctx.needs_input_grad[0]) and candidates.shape[0] > 0
-        leaf = anchors.detach().requires_grad_(fused)
         top = anchors.new_full((anchors.shape[0],), float("-inf"))
         total = anchors.new_zeros(anchors.shape[0])
         slope = torch.zeros_like(anchors) if fused else None
         for rows in stream.chunks(candidates):
-            with torch.set_grad_enabled(fused):
-                block = stream.logit_fn(leaf, rows)
-            values = block.detach()
+            values, vjp = stream.evaluate(anchors, rows, fused)
             new_top = torch.maximum(top, values.amax(dim=1))
             rescale = (top - new_top).exp_()
             weights = values.sub(new_top.unsqueeze(1)).exp_()
             total = total.mul_(rescale).add_(weights.sum(dim=1))
             if slope is not None:
-                (part,) = torch.autograd.grad(block, leaf, weights)
-                slope.mul_(rescale.unsqueeze(1)).add_(part)
+                slope.mul_(rescale.unsqueeze(1)).add_(vjp(weights))
             top = new_top
         lse = top + total.log()
         if slope is not None:
@@ -273,11 +330,9 @@ class StreamedLogsumexp(torch.autograd.Function):
             return slope * grad_lse.unsqueeze(1), None, None
         anchors, candidates, lse = ctx.saved_tensors
         grad = torch.zeros_like(anchors)
-        with torch.enable_grad(), full_precision(anchors.device):
-            leaf = anchors.detach().requires_grad_(True)
+        with full_precision(anchors.device):
             for rows in ctx.stream.chunks(candidates):
-                block = ctx.stream.logit_fn(leaf, rows)
-                weights = block.detach().sub(lse.unsqueeze(1)).exp_().mul_(grad_lse.unsqueeze(1))
-                (part,) = torch.autograd.grad(block, leaf, weights)
-                grad += part
+                values, vjp = ctx.stream.evaluate(anchors, rows, True)
+                weights = values.sub(lse.unsqueeze(1)).exp_().mul_(grad_lse.unsqueeze(1))
+                grad += vjp(weights)
         return grad, None, None
