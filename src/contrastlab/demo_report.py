@@ -6,6 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from contrastlab.report import Report
 
 ACCURACY_COLUMNS = ("knn_top1_k20", "knn_top1_k200", "linear_top1")
@@ -123,7 +125,6 @@ def _maps_figure(maps: dict[str, dict[str, Any]]) -> Any:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    import numpy as np
 
     fig, axes = plt.subplots(1, len(maps), figsize=(3.2 * len(maps), 3.3))
     for ax, (name, found) in zip(np.atleast_1d(axes), maps.items(), strict=True):
@@ -151,16 +152,15 @@ def reading(metrics: dict[str, Any]) -> list[str]:
         f"{knn[worst]:.4f} against {raw['knn_top1_k20']:.4f}.",
     ]
     ranked = sorted(knn, key=knn.__getitem__, reverse=True)
-    lead = (knn[ranked[0]] - knn[ranked[1]]) / ONE_IMAGE
-    sentences.append(
-        f"Best kNN: {ranked[0]}, {lead:.0f} test image(s) ahead of {ranked[1]}; "
-        + (
-            "a lead of one or two images is within what another seed changes, so this "
-            "ranking is not a finding."
-            if lead <= 2
-            else "a lead beyond seed noise."
-        )  # fmt: skip
-    )
+    lead = round((knn[ranked[0]] - knn[ranked[1]]) / ONE_IMAGE)
+    if lead == 0:
+        tied = [n for n in ranked if knn[n] == knn[ranked[0]]]
+        sentences.append(f"Best kNN: a tie of {', '.join(tied)} at {knn[ranked[0]]:.4f}.")
+    else:
+        noise = "within what another seed changes, so no finding" if lead <= 2 else "real"
+        sentences.append(
+            f"Best kNN: {ranked[0]}, {lead} test image(s) ahead of {ranked[1]}: {noise}."
+        )
     sentences += _density_sentences(metrics)
     same = [c for c in metrics["comparisons"] if c["equal_accuracies"]]
     for c in same:
@@ -180,6 +180,8 @@ def _density_sentences(metrics: dict[str, Any]) -> list[str]:
     bound = raw_d["rld_upper_bound"]["0.1"]
     far = {n: r["diagnostics"]["purity"]["100"] for n, r in runs.items()}
     purest = max(far, key=far.__getitem__)
+    counts = np.bincount(np.unique(metrics["raw_map"]["labels"], return_inverse=True)[1])
+    ceiling = float(np.mean(np.minimum(counts - 1, 100) / 100))  # a class's own test images
     return [
         f"Local density (RLD at t = 0.1; perfectly separated classes would give {bound:.3f}): "
         f"{densest} "
@@ -188,6 +190,7 @@ def _density_sentences(metrics: dict[str, Any]) -> list[str]:
         + f" and raw pixels {raw_d['rld_t0.1']:.3f}.",
         f"Purity further out: among the 100 nearest test neighbours, {far[purest] * 100:.1f}% "
         f"share the class for {purest}, against {raw_d['purity']['100'] * 100:.1f}% for raw "
-        "pixels; the learned features keep classes together beyond the first few neighbours, "
-        "which a kNN accuracy alone does not show.",
+        f"pixels (at most about {ceiling * 100:.0f}%: a class has about {np.mean(counts):.0f} "
+        "test images); the learned features keep classes together beyond the first few "
+        "neighbours, which a kNN accuracy alone does not show.",
     ]
