@@ -133,6 +133,8 @@ def test_reproduce_spectral_quick_end_to_end(tmp_path, capsys):
     assert len(metrics["minibatch"]["alignment_full"]) == 3
     assert set(metrics["bipartite"]) == {"p=1,q=0", "p=0.75,q=0.2"}
     assert metrics["bipartite"]["p=1,q=0"]["seeds"] == 3
+    for key in ("alignment_a", "alignment_b", "clip_nmi", "clip_nmi_a", "clip_nmi_b"):
+        assert 0 <= metrics["bipartite"]["p=1,q=0"][key][0] <= 1 + 1e-12
     assert 0 < metrics["detection_threshold"] < 1
     assert "differs_from_recorded_full" in metrics and "recorded_full_run" in metrics
     for claim in metrics["claims"]:

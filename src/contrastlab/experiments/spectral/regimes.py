@@ -212,6 +212,8 @@ def _clip_seed(settings: Settings, p: float, q: float, seed: int) -> dict[str, f
         "alignment_a": _alignment(res.embedding_a, basis_a),
         "alignment_b": _alignment(res.embedding_b, basis_b),
         "clip_nmi": clustering_scores(kmeans_labels(joint, k, seed), truth)["nmi"],
+        "clip_nmi_a": clustering_scores(kmeans_labels(res.embedding_a, k, seed), labels_a)["nmi"],
+        "clip_nmi_b": clustering_scores(kmeans_labels(res.embedding_b, k, seed), labels_b)["nmi"],
         "spectral_nmi": clustering_scores(kmeans_labels(spectral, k, seed), truth)["nmi"],
     }
 
