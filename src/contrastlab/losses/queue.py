@@ -26,9 +26,11 @@ Blockwise path (the default): the queue is streamed in chunks of ``c`` rows
     d lse_i / d l(q_i, Q_j) = exp(l(q_i, Q_j) - lse_i)
 
 through it. Extra memory is ``O(B c + B d)`` besides the inputs: ``K = 65,536`` with ``B = 256``
-never holds a ``B x K`` matrix. The positive enters through
-``logaddexp(l(q_i, k_i), lse_i)``. The dense path builds the ``B x (K + 1)`` logits with plain
-autograd; both give the same numbers.
+never holds a ``B x K`` matrix. A kernel with one elementwise form (``Kernel.gram_parts``) runs a
+chunk as the Gram product plus the kernel's map and derivative, its gradient one more product
+(as ``losses.gram``); any other kernel is differentiated by autograd chunk by chunk. The
+positive enters through ``logaddexp(l(q_i, k_i), lse_i)``. The dense path builds the
+``B x (K + 1)`` logits with plain autograd; both give the same numbers.
 """
 
 from __future__ import annotations
