@@ -143,3 +143,21 @@ def test_svd_baseline_of_disjoint_bicliques_spans_the_centred_cluster_indicators
         centred = indicators - indicators.mean(axis=0)
         assert subspace_alignment(basis, centred).mean_squared_cosine == pytest.approx(1.0)
         assert np.abs(basis.sum(axis=0)).max() < 1e-8  # orthogonal to the constant
+
+
+def test_the_reading_names_where_clustering_and_subspace_agree():
+    from contrastlab.experiments.spectral.report_regimes import where_it_holds
+
+    def point(ratio, gap, alignment, nmi=0.5):
+        return {
+            "ratio": ratio,
+            "nmi_gap": (gap, 0.0),
+            "gaussian_alignment": (alignment, 0.0),
+            "spectral_nmi": (nmi, 0.0),
+        }
+
+    sweep = [point(0.1, 0.0, 0.9), point(0.5, 0.1, 0.8), point(0.6, 0.2, 0.79, nmi=0.3)]
+    text = where_it_holds(sweep, 0.59)
+    assert "held (|mean NMI gap| <= 0.1) at q / p = [0.1, 0.5] of [0.1, 0.5, 0.6]" in text
+    assert ">= 0.8), it held at q / p = [0.1, 0.5] and not at 0.6 (alignment 0.79" in text
+    assert "q / p = 0.590" in text
