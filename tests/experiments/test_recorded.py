@@ -15,6 +15,7 @@ RECORDED = {
     "verdicts": {"kept": "supported", "flipped": "supported", "undecided": "not supported"},
     "seconds": 1234.0,
     "when": "2026-12-02, commit abc",
+    "note": "quick mode lacks the largest capacity",
 }
 
 
@@ -32,6 +33,7 @@ def test_report_section_shows_both_verdicts(tmp_path):
     rep.save(tmp_path, {})
     html = (tmp_path / "report.html").read_text()
     assert "recorded full run" in html and "1234 s" in html and "commit abc" in html
+    assert "quick mode lacks the largest capacity" in html
     empty = Report("t")
     recorded_run_section(empty, FOUND, compare_with_recorded(FOUND, None))
     empty.save(tmp_path / "e", {})

@@ -4,7 +4,8 @@ Quick mode runs smaller settings than full mode and has given opposite verdicts 
 quick report says, claim by claim, whether its verdict is the one the recorded full run gave.
 A recorded run is a mapping written into the experiment's ``claims.py`` from the metrics of a
 full run with the defaults: ``{"verdicts": {claim id: "supported" | "not supported" |
-"inconclusive"}, "seconds": float, "when": str}``.
+"inconclusive"}, "seconds": float, "when": str}``, optionally ``"note"``: what the full run
+showed that a quick run cannot (printed under the table).
 """
 
 from __future__ import annotations
@@ -49,3 +50,5 @@ def recorded_run_section(rep: Report, found: Sequence[Claim], against: Mapping[s
             for c in found
         ],
     )
+    if recorded.get("note"):
+        rep.text(f"About the recorded full run: {recorded['note']}")

@@ -82,6 +82,11 @@ RECORDED_FULL_RUN: dict[str, Any] | None = {
     },
     "seconds": 4079.0,
     "when": "2026-12-02, commit 1301187",
+    "note": "close_sets_preserved failed only at the overlap point itself (r/delta = 0.5, "
+    "sets touching), where mlp-128x2 (t = 0.5, m = 1 and 4) and mlp-256x3 split sources (mean "
+    "NMI down to 0.16, centroid accuracy >= 0.81); at r/delta 1 and 2 the smallest mean NMI "
+    "was 0.994. The quick grid has neither mlp-128x2 nor mlp-256x3 nor t = 0.1 and trains "
+    "200 steps instead of 300, so it cannot see that failure.",
 }
 
 Cell = dict[str, Any]
