@@ -67,14 +67,17 @@ def test_epochs_within_is_the_most_that_fit() -> None:
 
 def test_the_largest_candidate_that_trains_the_least_epochs_is_picked() -> None:
     least, most = epoch_range(SHAPE.train_size)
-    assert (least, most) == (50, 500)  # 100,000 and 1,000,000 pairs over 2,000 samples
+    assert (least, most) == (150, 500)  # 300,000 and 1,000,000 pairs over 2,000 samples
     budget = 600.0
-    # seconds per step: SMALL fits 500 epochs, MEDIUM fits about 80, LARGE about 20
-    measured = [(SMALL, Costs(0.05)), (MEDIUM, Costs(1.0)), (LARGE, Costs(4.0))]
+    # seconds per step: SMALL fits 500 epochs, MEDIUM about 170, LARGE about 20
+    measured = [(SMALL, Costs(0.05)), (MEDIUM, Costs(0.5)), (LARGE, Costs(4.0))]
     plan = choose_plan(measured, SHAPE, budget)
     assert plan.candidate == MEDIUM and plan.fits and plan.chosen == "budget"
-    assert plan.epochs == math.floor(budget / (7 * 1.0))  # = 85: all the budget, no more
-    assert plan.estimate_seconds <= budget < reference_seconds(Costs(1.0), SHAPE, plan.epochs + 1)
+    assert plan.epochs == math.floor(budget / (7 * 0.5))  # = 171: all the budget, no more
+    assert plan.estimate_seconds <= budget < reference_seconds(Costs(0.5), SHAPE, plan.epochs + 1)
+    # a step a little slower and MEDIUM no longer trains its 150 epochs: SMALL instead
+    slower = [(SMALL, Costs(0.05)), (MEDIUM, Costs(0.6)), (LARGE, Costs(4.0))]
+    assert choose_plan(slower, SHAPE, budget).candidate == SMALL
     assert plan.measured == {c.label: k.step for c, k in measured}
     # the smallest alone: the most epochs (the budget is not spent just because it is there)
     alone = choose_plan(measured[:1], SHAPE, budget, chosen="epochs from budget")
