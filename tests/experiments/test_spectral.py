@@ -128,6 +128,12 @@ def test_reproduce_spectral_quick_end_to_end(tmp_path, capsys):
     assert all(pt["seeds"] == 3 and len(pt["runs"]) == 3 for pt in sweep)
     for key in ("spectral_nmi", "gaussian_nmi", "gaussian_alignment", "student_t_alignment"):
         assert len(sweep[0][key]) == 2  # (mean, sd)
+    for pt in sweep:  # the claim's gap is InfoNCE minus k-means on L(A)'s eigenvectors, per graph
+        gaps = [r["gaussian_nmi"] - r["spectral_nmi"] for r in pt["runs"]]
+        assert pt["nmi_gap"][0] == pytest.approx(np.mean(gaps), abs=1e-12)
+        assert pt["spectral_nmi"][0] == pytest.approx(
+            np.mean([r["spectral_nmi"] for r in pt["runs"]])
+        )
     assert metrics["minibatch"]["sizes"] == [2, 4, 8] and metrics["minibatch"]["seeds"] == 3
     assert metrics["minibatch"]["skipped_sizes"] == [19]  # more than the n = 18 objects
     assert len(metrics["minibatch"]["alignment_full"]) == 3
