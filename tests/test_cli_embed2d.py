@@ -19,16 +19,18 @@ def test_embed2d_cli_writes_metrics_and_report(tmp_path, capsys):
     out = tmp_path / "map"
     code = main(["embed2d", "--data", str(data), "--out", str(out), "--epochs", "1", "--quiet",
                  "--set", "batch_size=64", "--set", "tsne_iterations=30",
-                 "--set", "optim.weight_decay=0.0003"])  # fmt: skip
+                 "--set", "head_epochs=2", "--set", "neighbours=3"])  # fmt: skip
     assert code == 0
     metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["settings"]["stage1_epochs"] == metrics["settings"]["stage2_epochs"] == 1
+    settings = metrics["settings"]
+    assert settings["stage1_epochs"] == settings["stage2_epochs"] == 1  # --epochs: both stages
+    assert settings["head_epochs"] == 2 and settings["neighbours"] == 3  # --set reaches the map
+    phases = metrics["contrastive"]["phases"]
+    assert [phases[p]["epochs"] for p in ("stage1_128d", "head_2d", "all_2d")] == [1, 2, 1]
     assert 0.0 <= metrics["contrastive"]["knn_2d"] <= 1.0
     assert metrics["tsne"]["ran"] is True
-    for stage in ("stage1_128d", "stage2_2d"):  # dotted --set keys reach both trainings
-        assert "weight_decay: 0.0003" in (out / stage / "config.yaml").read_text()
     html = (out / "report.html").read_text()
-    assert html.count("<img") == 1 and "t-SNE" in html
+    assert html.count("<img") == 1 and "t-SNE" in html and "head_2d" in html
     assert "contrastive 2-D kNN" in capsys.readouterr().out
 
 
@@ -42,7 +44,7 @@ def test_embed2d_cli_bad_input(tmp_path, capsys):
     assert "knn_k" in capsys.readouterr().err
 
 
-def test_embed2d_cli_routes_map_keys_and_refuses_bad_ones_before_training(tmp_path, capsys):
+def test_embed2d_cli_refuses_bad_map_keys_before_training(tmp_path, capsys):
     out = tmp_path / "map"
     assert main(["embed2d", "--out", str(out), "--set", "kernel=gaussian"]) == 2
     err = capsys.readouterr().err.strip()
@@ -50,5 +52,5 @@ def test_embed2d_cli_routes_map_keys_and_refuses_bad_ones_before_training(tmp_pa
     assert main(["embed2d", "--out", str(out), "--set", "kernel.nu=3"]) == 2  # cauchy has no nu
     assert "kernel" in capsys.readouterr().err
     assert main(["embed2d", "--out", str(out), "--set", "optim.batch_size=8"]) == 2
-    assert "use batch_size" in capsys.readouterr().err
+    assert "unknown embed2d setting" in capsys.readouterr().err
     assert not out.exists()

@@ -1,13 +1,26 @@
-"""The two-stage Cauchy 2-D map and its t-SNE comparison at a tiny size."""
+"""The Cauchy 2-D map (t-SimCNE's phases, neighbour pairs) and its t-SNE comparison, tiny size."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
+from torch import nn
 
 from contrastlab.analysis.neighbours import euclidean_knn_accuracy
 from contrastlab.errors import InputError
-from contrastlab.experiments.embed2d import embed_2d, load_maps
+from contrastlab.experiments import embed2d_fit as fit
+from contrastlab.experiments.embed2d import MapSettings, build_fit, embed_2d, load_maps
+
+TINY = {"stage1_epochs": 1, "head_epochs": 1, "stage2_epochs": 1, "batch_size": 64}
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():  # type: ignore[no-untyped-def]
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)  # as embed_2d's default; a shared CPU makes more threads slower
+    yield
+    torch.set_num_threads(previous)
 
 
 @pytest.fixture(scope="module")
@@ -22,14 +35,19 @@ def tiny_npz(tmp_path_factory):
     return path
 
 
+@pytest.fixture(scope="module")
+def tiny_data(tiny_npz):
+    from contrastlab.data.sources import load_source
+
+    return load_source(f"npz:{tiny_npz}")
+
+
 def test_embed_2d_tiny(tmp_path, tiny_npz):
-    settings = {"stage1_epochs": 1, "stage2_epochs": 1, "batch_size": 64, "tsne_iterations": 30}
     messages: list[str] = []
-    metrics = embed_2d(f"npz:{tiny_npz}", tmp_path, settings, ["optim.lr=0.002"], messages.append)
-    assert (tmp_path / "stage1_128d" / "checkpoint.pt").is_file()
-    # Stage 2 is warm-started: only the resized last layer and its BatchNorm start fresh.
-    init = next(m for m in messages if "initialised from" in m)
-    assert "projector.net.3.weight" in init and "backbone" not in init.split("fresh:")[1]
+    settings = {**TINY, "tsne_iterations": 30, "neighbours": 5}
+    metrics = embed_2d(f"npz:{tiny_npz}", tmp_path, settings, messages.append)
+    assert list(metrics["contrastive"]["phases"]) == ["stage1_128d", "head_2d", "all_2d"]
+    assert any(m.startswith("[head_2d] epoch 1/1") for m in messages)
     maps = load_maps(tmp_path)
     assert maps["contrastive_train"].shape == (metrics["train_size"], 2)
     assert maps["tsne_test"].shape == (metrics["test_size"], 2)
@@ -47,39 +65,103 @@ def test_embed_2d_without_opentsne_skips(tmp_path, tiny_npz, monkeypatch):
     import sys
 
     monkeypatch.setitem(sys.modules, "openTSNE", None)  # makes the import fail
-    settings = {"stage1_epochs": 1, "stage2_epochs": 1, "batch_size": 64}
-    metrics = embed_2d(f"npz:{tiny_npz}", tmp_path, settings)
+    metrics = embed_2d(f"npz:{tiny_npz}", tmp_path, {**TINY, "head_epochs": 0})
     assert metrics["tsne"]["ran"] is False and "openTSNE" in metrics["tsne"]["note"]
+    assert list(metrics["contrastive"]["phases"]) == ["stage1_128d", "all_2d"]
     assert "tsne_train" not in load_maps(tmp_path)
 
 
-def test_embed_2d_rejects_bad_settings(tmp_path):
+def test_embed_2d_rejects_bad_settings_before_any_work(tmp_path):
     with pytest.raises(InputError, match="knn_k"):
         embed_2d("digits", tmp_path, {"knn_k": 0})
     with pytest.raises(InputError, match="unknown embed2d setting"):
         embed_2d("digits", tmp_path, {"perplexity": 5})
-
-
-def test_stage_configs_carry_the_maps_kernel_spec_under_the_users_training_settings(tmp_path):
-    from contrastlab.experiments.embed2d import MapSettings, stage_configs
-    from contrastlab.settings import with_overrides
-
-    opts = with_overrides(MapSettings(), ["kernel.s=0.5", "stage2_epochs=3", "batch_size=32"])
-    configs = stage_configs("digits", opts, ["optim.lr=0.01", "train.threads=2"], tmp_path)
-    first, second = configs["stage1_128d"], configs["stage2_2d"]
-    for config in (first, second):
-        assert config["loss"]["kernel"] == {"name": "cauchy", "s": 0.5}
-        assert config["optim"]["lr"] == 0.01 and config["optim"]["batch_size"] == 32
-        assert config["train"]["threads"] == 2  # the user's word over the map's one thread
-    assert first["model"]["projector_dim"] == 128 and first["model"]["init_from"] is None
-    assert second["model"]["projector_dim"] == 2 and second["train"]["epochs"] == 3
-    assert second["model"]["init_from"] == str(tmp_path / "stage1_128d")
-    assert first["train"]["epochs"] == 40
-
-
-def test_embed_2d_refuses_a_kernel_on_the_sphere_and_owned_training_keys(tmp_path):
     with pytest.raises(InputError, match="kernel: a 2-D map needs a kernel off the unit sphere"):
         embed_2d("digits", tmp_path, {"kernel": "cosine:t=0.2"})
-    with pytest.raises(InputError, match="--set loss.kernel.s: set by embed2d itself"):
-        embed_2d("digits", tmp_path, {}, ["loss.kernel.s=0.3"])
     assert not any(tmp_path.iterdir())
+
+
+def _state(module: nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in module.state_dict().items()}
+
+
+def _changed(before: dict[str, torch.Tensor], module: nn.Module) -> set[str]:
+    return {k for k, v in module.state_dict().items() if not torch.equal(v, before[k])}
+
+
+def test_head_phase_freezes_everything_before_the_new_output_layer(tiny_data):
+    """t-SimCNE's middle phase: weights and BatchNorm statistics of the backbone and the hidden
+    layer stay exactly as stage 1 left them; only the fresh 2-d layer learns. The last phase then
+    trains the body again."""
+    torch.manual_seed(0)
+    model, trainer, _ = build_fit(tiny_data, MapSettings(batch_size=32, neighbours=3), print)
+    trainer.run(model, fit.Phase("stage1_128d", 1, 0.01))
+    model.shrink()
+    body, out = _state(model.body()), _state(model.out)
+    trainer.run(model, fit.Phase("head_2d", 2, 0.01, frozen_body=True))
+    assert _changed(body, model.body()) == set()
+    assert _changed(out, model.out) == {"weight", "bias"}
+    trainer.run(model, fit.Phase("all_2d", 1, 0.01))
+    changed = _changed(body, model.body())
+    assert "0.blocks.0.0.weight" in changed and "1.0.weight" in changed  # backbone, hidden
+    assert "1.1.running_mean" in changed  # BatchNorm back in training mode
+    assert all(p.requires_grad for p in model.parameters())
+
+
+def test_the_map_is_a_free_linear_output_warm_started_from_stage_1(tiny_data):
+    """No BatchNorm (or anything) after the 2-d layer: the network's output is exactly
+    ``W h + b`` of the hidden layer's output, and shrinking keeps every other trained tensor."""
+    torch.manual_seed(0)
+    model, _, transform = build_fit(tiny_data, MapSettings(), print)
+    body = _state(model.body())
+    model.shrink()
+    assert _changed(body, model.body()) == set()
+    assert isinstance(model.out, nn.Linear) and model.out.out_features == 2
+    order: list[nn.Module] = []
+    for m in model.modules():
+        if not list(m.children()):
+            m.register_forward_hook(lambda mod, i, o: order.append(mod))
+    points = fit.outputs(model, transform, tiny_data.train_x)
+    assert order[-1] is model.out
+    assert not any(isinstance(m, nn.BatchNorm1d) and m.num_features == 2 for m in model.modules())
+    model.eval()
+    with torch.no_grad():
+        hidden = model.hidden(model.backbone(transform(tiny_data.train_x)))
+        expected = hidden @ model.out.weight.T + model.out.bias
+    np.testing.assert_allclose(points, expected.numpy(), rtol=1e-5, atol=1e-5)
+    with torch.no_grad():
+        model.out.weight.mul_(100.0)  # a scale a BatchNorm after the layer would undo
+        model.out.bias.zero_()
+    scaled = fit.outputs(model, transform, tiny_data.train_x)
+    np.testing.assert_allclose(scaled.std(axis=0), 100 * points.std(axis=0), rtol=1e-4)
+
+
+def test_neighbour_graph_matches_a_float64_brute_force():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(60, 5)).astype(np.float32)
+    graph = fit.neighbour_graph(x, 4)
+    d = ((x[:, None, :].astype(np.float64) - x[None, :, :]) ** 2).sum(-1)
+    np.fill_diagonal(d, np.inf)
+    expected = np.argsort(d, axis=1)[:, :4]
+    np.testing.assert_array_equal(graph, expected)
+
+
+def test_pair_batches_draw_partners_among_the_anchors_neighbours():
+    rng = np.random.default_rng(0)
+    graph = np.stack([rng.choice(np.delete(np.arange(50), i), 3, replace=False)
+                      for i in range(50)])  # fmt: skip
+    generator = torch.Generator().manual_seed(0)
+    seen = np.zeros_like(graph, dtype=bool)
+    for _ in range(20):
+        batches = list(fit.pair_batches(50, 16, graph, generator))
+        assert len(batches) == 3  # 50 // 16, the short batch dropped
+        anchors = torch.cat([a for a, _ in batches]).numpy()
+        assert len(set(anchors)) == len(anchors) == 48
+        for a, p in batches:
+            hit = graph[a.numpy()] == p.numpy()[:, None]
+            assert hit.any(axis=1).all()  # each partner is one of its anchor's neighbours
+            seen[a.numpy()] |= hit
+    assert seen.mean() > 0.9  # every neighbour gets drawn, not just the nearest
+    for a, p in fit.pair_batches(50, 16, None, generator):
+        assert torch.equal(a, p)  # no graph: the partner is the anchor (two augmentations)
+    assert [len(a) for a, _ in fit.pair_batches(10, 16, None, generator)] == [10]

@@ -167,12 +167,15 @@ def shift_examples(settings: Settings, work: Path) -> tuple[torch.Tensor, torch.
 
 
 def map_settings(settings: Settings) -> MapSettings:
-    """The 2-D map's settings: ``map_epochs`` per stage, ``map_kernel``, the sweep's batch."""
+    """The 2-D map's settings: ``map_epochs`` for each of the two full phases and a tenth of it
+    (at least one) for the head-only one, ``map_kernel``, the sweep's batch; the rest the map's
+    defaults."""
     from contrastlab.experiments.embed2d import map_settings as checked
 
     return checked(
         MapSettings(
             stage1_epochs=settings.map_epochs,
+            head_epochs=max(1, settings.map_epochs // 10),
             stage2_epochs=settings.map_epochs,
             kernel=dict(settings.map_kernel),
             batch_size=settings.batch_size,

@@ -33,7 +33,7 @@ class Settings:
     identity_batches: int = setting(5, low=1)
     identity_batch_pairs: int = setting(64, low=2)
     identity_dim: int = setting(16, low=1)
-    map_epochs: int = setting(150, low=1, doc="per stage; the map keeps improving with budget")
+    map_epochs: int = setting(100, low=1, doc="per full phase of the map (embed2d's default)")
     map_kernel: dict[str, Any] = setting(
         {"name": "cauchy", "s": 1.0},
         normalise=spec_normaliser("map_kernel"),
