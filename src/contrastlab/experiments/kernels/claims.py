@@ -104,7 +104,7 @@ def comparison_claim(runs: dict[str, list[dict[str, Any]]]) -> Claim:
     elif not beats and any(b >= asked for b in bounds.values()):
         reason = (
             f"too few seeds for the effect asked: no mixture beats cosine, but the seeds do "
-            f"not rule out a gain of {100 * asked:.2f} points ({seeds} seeds)"
+            f"not rule out a gain of {100 * asked:.2f} points (seeds: {seeds})"
         )
     return Claim(
         id="kernel_comparison",

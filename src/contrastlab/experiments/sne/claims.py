@@ -106,7 +106,7 @@ def low_dim_gain_claim(results: list[dict[str, Any]], dims: list[int]) -> Claim:
     elif not all(passed) and not any(excluded):
         reason = (
             f"too few seeds for the gain asked: not every cell passes, and none rules out a "
-            f"gain of {RELATIVE_GAIN_ASKED:g} x cosine's error ({seeds} seeds)"
+            f"gain of {RELATIVE_GAIN_ASKED:g} x cosine's error (seeds: {seeds})"
         )
     return Claim(
         id="student_t_low_dim_gain",
