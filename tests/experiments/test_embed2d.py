@@ -165,3 +165,13 @@ def test_pair_batches_draw_partners_among_the_anchors_neighbours():
     for a, p in fit.pair_batches(50, 16, None, generator):
         assert torch.equal(a, p)  # no graph: the partner is the anchor (two augmentations)
     assert [len(a) for a, _ in fit.pair_batches(10, 16, None, generator)] == [10]
+
+
+def test_build_fit_pairs_by_the_input_space_graph_only_when_asked(tiny_data):
+    from contrastlab.train.evaluate import raw_inputs
+
+    _, trainer, _ = build_fit(tiny_data, MapSettings(neighbours=4), print)
+    pixels = raw_inputs(tiny_data.train_x)
+    assert trainer.graph is not None and trainer.graph.shape == (len(pixels), 4)
+    np.testing.assert_array_equal(trainer.graph, fit.neighbour_graph(pixels, 4))
+    assert build_fit(tiny_data, MapSettings(neighbours=0), print)[1].graph is None

@@ -11,15 +11,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--data", default="digits", metavar="SRC", help="data source (default digits)"
     )
     parser.add_argument("--out", required=True, help="output folder")
-    parser.add_argument("--epochs", type=int, help="epochs of each of the two stages (default 40)")
+    parser.add_argument(
+        "--epochs",
+        type=int,
+        help="epochs of the two full phases, 128-d and 2-d (default 100)",
+    )
     parser.add_argument(
         "--set",
         dest="overrides",
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="a map setting (stage1_epochs, kernel.s, knn_k, tsne, tsne_perplexity, ...) "
-        "or a dotted training setting for both stages (optim.lr=0.001); repeatable",
+        help="a map setting (stage1_epochs, head_epochs, neighbours, kernel.s, lr, knn_k, tsne, "
+        "tsne_perplexity, threads, ...); repeatable",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress output")
 

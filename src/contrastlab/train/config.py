@@ -40,8 +40,8 @@ Rules for ``auto`` (documented choices, not taken from a paper):
   accelerator (the paper recipes); ``null`` turns the budget off.
 * ``monitor.every``: about ten monitor points over the run.
 * ``model.init_from``: a checkpoint file or run folder whose tensors initialise the model where
-  names and shapes match (the rest, e.g. a resized last projector layer, start fresh); used by
-  ``embed2d``'s second stage (t-SimCNE shrinks a trained 128-d output to 2-d).
+  names and shapes match (the rest, e.g. a resized last projector layer, start fresh), for
+  warm-starting a run from another one.
 * ``train.save_epochs``: epochs after which a model-only snapshot is kept as
   ``snapshots/epoch_NNNN.pt`` (for diagnostics across training); ``[]`` keeps none.
 * ``eval.raw_baseline``: the same kNN and linear probe on raw pixels (or raw vectors) beside the
