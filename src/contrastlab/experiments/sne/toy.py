@@ -8,7 +8,8 @@ close pairs and one far cluster), ``points`` per cluster; augmentation: Gaussian
 (``noise`` times each coordinate's spread), the vector preset of the trainer; backbone: the
 trainer's MLP; projector output 2; kernel ``cosine:t=0.2``.
 
-Numbers (Wang and Isola, 2020), on the outputs z (unit vectors):
+Numbers (Wang and Isola, 2020; ``analysis.alignment``, ``analysis.uniformity``), on the outputs z
+(unit vectors):
 
 * alignment ``E ||z(x') - z(x'')||^2`` over two augmentations of the same point;
 * uniformity ``log E_{i != j} exp(-2 ||z_i - z_j||^2)``, against its value for the uniform law on
@@ -40,23 +41,6 @@ def toy_points(points: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     return x.astype(np.float32), labels
 
 
-def alignment(z1: np.ndarray, z2: np.ndarray) -> float:
-    """``mean_i ||z1_i - z2_i||^2`` (Wang and Isola's alignment, alpha = 2)."""
-    return float(np.mean(np.sum((np.asarray(z1, np.float64) - z2) ** 2, axis=1)))
-
-
-def uniformity(z: np.ndarray, t: float = 2.0) -> float:
-    """``log mean_{i != j} exp(-t ||z_i - z_j||^2)`` (Wang and Isola's uniformity)."""
-    z = np.asarray(z, dtype=np.float64)
-    sq = np.sum(z * z, axis=1)
-    d2 = np.maximum(sq[:, None] + sq[None, :] - 2.0 * z @ z.T, 0.0)
-    n = len(z)
-    off = ~np.eye(n, dtype=bool)
-    values = -t * d2[off]
-    top = values.max()
-    return float(top + np.log(np.mean(np.exp(values - top))))
-
-
 def circle_uniformity() -> float:
     """Uniformity (t = 2) of the uniform law on the unit circle: ``-4 + log I_0(4)``."""
     from scipy.special import i0
@@ -76,6 +60,7 @@ def cluster_shares(z: np.ndarray, labels: np.ndarray) -> np.ndarray:
 
 def run_toy(work: Path, points: int, epochs: int, noise: float, seed: int = 0) -> dict[str, Any]:
     """Train SimCLR on the toy and measure its circle: numbers and the arrays for the figure."""
+    from contrastlab import analysis
     from contrastlab.data.augment import VectorAugment
     from contrastlab.train import runs
     from contrastlab.train.config import build_config
@@ -113,8 +98,8 @@ def run_toy(work: Path, points: int, epochs: int, noise: float, seed: int = 0) -
     ]
     shares = cluster_shares(z, labels)
     return {
-        "alignment": alignment(*views),
-        "uniformity": uniformity(z),
+        "alignment": analysis.alignment(*views),
+        "uniformity": analysis.uniformity(z),
         "uniformity_circle": circle_uniformity(),
         "largest_share": float(shares.max()),
         "smallest_share": float(shares.min()),
