@@ -10,8 +10,8 @@ Three parts, one claim each:
    acts). Both the output space and the backbone features are scored by kNN and a linear probe,
    on the test split and on a shifted test split (the test images blurred, then noised).
 3. ``embed2d_versus_tsne`` (t-SimCNE's claim, Boehm et al., reported under its own heading):
-   the two-stage Cauchy-kernel 2-D map (``experiments.embed2d``) beside t-SNE (openTSNE), by
-   2-D kNN accuracy.
+   the Cauchy-kernel 2-D map (``experiments.embed2d``: t-SimCNE's phases with kNN-graph
+   positive pairs) beside t-SNE (openTSNE), by 2-D kNN accuracy.
 
 Reported beside the claims, seed-paired with their spread (``sne.variants``, ``sne.toy``): the
 Student-t tail sweep nu in (1, 5, 10, 100) at a low dimension, Gaussian noise against mixup as
