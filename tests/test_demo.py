@@ -153,6 +153,35 @@ def test_metrics_json_and_report_are_written(demo):
     assert any("raw pixels" in sentence for sentence in metrics["reading"])
 
 
+def test_one_after_another_gives_what_side_by_side_gives(demo, tmp_path: Path):
+    """The default trains each kernel in its own process; ``workers=1`` trains them here, in
+    turn. Same settings and seeds, so the same weights: the same accuracies, losses and test
+    features per kernel (a run's results filed under another kernel would differ)."""
+    from contrastlab.train.runs import embed, load_run
+
+    out, metrics, lines = demo
+    serial = run_demo(tmp_path / "o", epochs=1, overrides=TINY, log=lambda _: None, workers=1)
+    for name in DEMO_KERNELS:
+        assert serial["runs"][name]["final"] == metrics["runs"][name]["final"]
+        measured = ("loss", "knn_top1_k20", "alignment", "uniformity", "effective_rank")
+        for a, b in zip(serial["runs"][name]["history"], metrics["runs"][name]["history"]):
+            assert [a[key] for key in measured] == [b[key] for key in measured]
+        assert serial["runs"][name]["diagnostics"] == metrics["runs"][name]["diagnostics"]
+        here = embed(load_run(tmp_path / "o" / name), "test")[0]
+        there = embed(load_run(out / name), "test")[0]
+        np.testing.assert_array_equal(here, there)
+        # Every run's last line before it returns came through from its process.
+        assert f"[{name}] diagnostics: RLD across temperatures, purity over k, 2-D map" in lines
+    assert serial["raw_pixels"] == metrics["raw_pixels"]
+
+
+@pytest.mark.parametrize("workers", [0, 1.5, True])
+def test_bad_workers_is_an_input_error(tmp_path: Path, workers: Any):
+    with pytest.raises(InputError, match="workers must be an integer >= 1"):
+        run_demo(tmp_path / "o", epochs=1, workers=workers, log=print)
+    assert not (tmp_path / "o").exists()
+
+
 @pytest.mark.parametrize("epochs", [0, -1, 1.5, True])
 def test_bad_epochs_is_an_input_error(tmp_path: Path, epochs: Any):
     lines: list[str] = []

@@ -28,6 +28,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="KEY=VALUE",
         help="override a training setting for every run (repeatable)",
     )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        help="runs trained side by side, one process each on one thread "
+        "(default: one per kernel; 1: one after another, same results)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress output")
 
 
@@ -42,10 +48,12 @@ def _accuracies(name: str, scores: dict[str, Any]) -> str:
 def run(args: argparse.Namespace) -> int:
     if args.epochs is not None and args.epochs < 1:
         raise InputError(f"--epochs must be >= 1, got {args.epochs}")
+    if args.workers is not None and args.workers < 1:
+        raise InputError(f"--workers must be >= 1, got {args.workers}")
     log = (
         (lambda _: None) if args.quiet else (lambda text: print(text, file=sys.stderr, flush=True))
     )
-    metrics = run_demo(args.out, args.epochs, args.overrides, log)
+    metrics = run_demo(args.out, args.epochs, args.overrides, log, args.workers)
     for name, result in metrics["runs"].items():
         print(_accuracies(name, result["final"]))
     print(_accuracies("raw pixels", metrics["raw_pixels"]))
