@@ -4,10 +4,8 @@ extends a finished run (its learning rate as documented) and cannot shorten one.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -21,6 +19,7 @@ from contrastlab.train.config import build_config
 from contrastlab.train.trainer import train
 
 from .conftest import TINY, applied_rates, reference_lr
+from .faults import command, env, train_args
 
 EPOCHS = 10
 
@@ -28,34 +27,15 @@ EPOCHS = 10
 SETS = [*TINY, "monitor.every=4", "eval.raw_baseline=false", "eval.linear_probe=false"]
 
 
-def _command(out: Path, *extra: str) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "contrastlab",
-        "train",
-        "--data",
-        "digits",
-        "--out",
-        str(out),
-        "--epochs",
-        str(EPOCHS),
-        "--batch-size",
-        "128",
-        "--quiet",
-        *[arg for s in SETS for arg in ("--set", s)],
-        *extra,
-    ]
-
-
-def _env() -> dict[str, str]:
-    return {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+def _args(out: Path, *extra: str) -> list[str]:
+    """``contrastlab train`` arguments of this file's tiny digits run."""
+    return train_args(out, EPOCHS, *extra, sets=SETS)
 
 
 def test_killed_run_resumes_to_the_same_weights(tmp_path: Path) -> None:
     killed = tmp_path / "killed"
     process = subprocess.Popen(
-        _command(killed), env=_env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        command(_args(killed)), env=env(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
     checkpoint = killed / "checkpoint.pt"
     deadline = time.monotonic() + 120
@@ -69,7 +49,7 @@ def test_killed_run_resumes_to_the_same_weights(tmp_path: Path) -> None:
     assert 1 <= interrupted_at < EPOCHS, "the run ended before it could be killed"
 
     # Resume in this process: same command line, through the real entry point.
-    assert main(_command(killed, "--resume")[3:]) == 0
+    assert main(_args(killed, "--resume")) == 0
     # The unbroken run in this process (same settings, one thread) saves a third start-up.
     straight = tmp_path / "straight"
     config = build_config(
