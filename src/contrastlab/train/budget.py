@@ -258,7 +258,7 @@ def choose_plan(
         return epochs_within(costs, shape, target, most)
 
     def fits(costs: Costs, length: int) -> bool:
-        if budget is None:
+        if target is None:
             return True
         return length >= least if epochs is None else estimate(costs, shape, length)[1] <= target
 
