@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple, Protocol
 
@@ -75,6 +75,20 @@ def squared_distances(a: Tensor, b: Tensor) -> Tensor:
     sq_a = (a * a).sum(dim=1, keepdim=True)
     sq_b = (b * b).sum(dim=1).unsqueeze(0)
     return torch.addmm(sq_b, a, b.T, alpha=-2.0).add_(sq_a).clamp_(min=0.0)
+
+
+#: Rows per block of :func:`diagonal_logits`.
+PAIR_ROWS = 256
+
+
+def diagonal_logits(logit_fn: Callable[[Tensor, Tensor], Tensor], a: Tensor, b: Tensor) -> Tensor:
+    """``logit_fn(a, b).diagonal()`` without the ``n x n`` matrix: the diagonals of
+    ``PAIR_ROWS``-row blocks."""
+    parts = []
+    for start in range(0, a.shape[0], PAIR_ROWS):
+        stop = start + PAIR_ROWS
+        parts.append(logit_fn(a[start:stop], b[start:stop]).diagonal())
+    return torch.cat(parts) if parts else a.new_zeros(0)
 
 
 def _unit(z: Tensor) -> Tensor:
@@ -160,6 +174,20 @@ class Kernel:
         if self.form == "distance":
             return self.elementwise(squared_distances(a, b))
         raise NotImplementedError(f"{type(self).__name__} must implement logits")
+
+    def pair_logits(self, a: Tensor, b: Tensor) -> Tensor:
+        """``log K(a_i, b_i)`` row by row: ``(n, d), (n, d) -> (n,)``.
+
+        The Gram quantity of each pair is taken directly, ``a_i.b_i`` or ``||a_i - b_i||^2``
+        from the difference: ``|a|^2 + |b|^2 - 2 a.b`` loses every digit when ``a_i`` is close
+        to ``b_i`` (a MoCo query and its own key), and with it the gradient of kernels such as
+        the Laplacian, ``(a - b) / ||a - b||``. Kernels without an elementwise form use the
+        diagonal of ``logits`` (in blocks of :data:`PAIR_ROWS` rows)."""
+        if self.form == "inner":
+            return self.elementwise((a * b).sum(dim=1))
+        if self.form == "distance":
+            return self.elementwise((a - b).pow(2).sum(dim=1))
+        return diagonal_logits(self.logits, a, b)
 
     def elementwise(self, x: Tensor) -> Tensor:
         """The log-kernel as a function of the Gram quantity ``x`` (autograd-safe, out of place)."""
@@ -459,6 +487,14 @@ class KernelSum(Kernel):
         )
         return torch.logsumexp(stacked, dim=0)
 
+    def pair_logits(self, a: Tensor, b: Tensor) -> Tensor:
+        if self.form is not None:
+            return super().pair_logits(a, b)
+        stacked = torch.stack(
+            [k.pair_logits(a, b) + math.log(w) for k, w in zip(self.kernels, self.weights)]
+        )
+        return torch.logsumexp(stacked, dim=0)
+
 
 @dataclass(frozen=True, init=False)
 class Concat(Kernel):
@@ -551,6 +587,13 @@ class Concat(Kernel):
     def logits(self, a: Tensor, b: Tensor) -> Tensor:
         terms = [
             k.logits(x, y) + math.log(w)
+            for k, w, x, y in zip(self.kernels, self.weights, self.slices(a), self.slices(b))
+        ]
+        return torch.logsumexp(torch.stack(terms), dim=0)
+
+    def pair_logits(self, a: Tensor, b: Tensor) -> Tensor:
+        terms = [
+            k.pair_logits(x, y) + math.log(w)
             for k, w, x, y in zip(self.kernels, self.weights, self.slices(a), self.slices(b))
         ]
         return torch.logsumexp(torch.stack(terms), dim=0)

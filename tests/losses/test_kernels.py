@@ -32,6 +32,17 @@ def test_logits_of_prepared_rows(case) -> None:
     assert_close(kernel.logits(px, py).numpy(), expected, 1e-12, "logits")
 
 
+@pytest.mark.parametrize("case", KERNEL_CASES, ids=[c.name for c in KERNEL_CASES])
+def test_pair_logits_are_the_references_diagonal(case) -> None:
+    """``pair_logits(a, b)[i] = log K(a_i, b_i)``: mixtures and slices included (their weights
+    and parts), against the diagonal of the float64 reference's logit matrix."""
+    x, y = _rows(6, 8, 72), _rows(6, 8, 73)
+    kernel, reference_kernel = case.make(), case.make_ref()
+    px, py = kernel.prepare(torch.tensor(x)), kernel.prepare(torch.tensor(y))
+    expected, _ = reference_kernel.logits(px.numpy(), py.numpy())
+    assert_close(kernel.pair_logits(px, py).numpy(), np.diagonal(expected), 1e-12, "pairs")
+
+
 @pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
 def test_prepare_normalisation(case) -> None:
     z = _rows(6, 8, 72) * 3.0

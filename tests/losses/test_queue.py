@@ -329,3 +329,30 @@ def test_a_queued_copy_of_a_query_keeps_distances_finite(path) -> None:
     loss = module(q, k, queue)
     loss.backward()
     assert torch.isfinite(loss) and torch.isfinite(q.grad).all()
+
+
+@pytest.mark.parametrize(
+    "make, ref_kernel",
+    [
+        (lambda: kernels.Laplacian(0.5), ref.RefLaplacian(0.5)),
+        (lambda: kernels.StudentT(3.0, 0.5), ref.RefStudentT(3.0, 0.5)),
+    ],
+    ids=["laplacian", "student_t"],
+)
+@pytest.mark.parametrize("options", list(PATHS.values()), ids=list(PATHS))
+def test_a_key_almost_equal_to_its_query_keeps_a_float32_gradient(make, ref_kernel, options):
+    """MoCo's positive: a query and its own key from a key encoder that has barely moved (no
+    augmentation, the first steps). ``|q|^2 + |k|^2 - 2 q.k`` in float32 then keeps no digit of
+    a squared distance of 1e-8, and the Laplacian's gradient ``(q - k) / ||q - k||`` (a unit
+    vector whatever the distance) came out of rounding noise; the pair's distance taken from
+    its difference keeps it. The queue is far from the queries, as in a real queue."""
+    rng = np.random.default_rng(3)
+    q = rng.normal(size=(16, 8))
+    q /= np.linalg.norm(q, axis=1, keepdims=True)
+    k = q + 1e-4 * rng.normal(size=q.shape)
+    queue = rng.normal(size=(12, 8))
+    module = losses.QueueInfoNCE(make(), **options)
+    loss, (gq, _, _) = _run(module, q, k, queue, dtype=torch.float32)
+    want_loss, want_grad = ref.queue_infonce(q, k, queue, ref_kernel)
+    assert float(loss) == pytest.approx(want_loss, rel=1e-4)
+    np.testing.assert_allclose(gq.grad.numpy(), want_grad, rtol=1e-3, atol=1e-4)

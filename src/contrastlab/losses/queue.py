@@ -43,14 +43,14 @@ import torch
 from torch import Tensor, nn
 from torch.autograd.function import once_differentiable
 
-from contrastlab.kernels import LogKernel
+from contrastlab.kernels import LogKernel, diagonal_logits
 from contrastlab.losses.checks import check_finite, compute_dtype
 from contrastlab.losses.infonce import check_normalize, full_precision, normalise, resolve_kernel
 from contrastlab.losses.options import EngineOptions, Path, Strategy
 from contrastlab.losses.terms import loss_terms, sum_over_terms
 
 #: Rows per block of the positive logits ``l(q_i, k_i)`` (diagonals of ``r x r`` blocks).
-POSITIVE_ROWS = 256
+
 
 LogitFn = Callable[[Tensor, Tensor], Tensor]
 Prepare = Callable[[Tensor], Tensor]
@@ -185,7 +185,7 @@ def _one_kernel_loss(
     opts: EngineOptions,
 ) -> Tensor:
     """One kernel's loss; ``prepare`` normalises rows of ``negatives`` (keys come prepared)."""
-    positive = positive_logits(kernel.logits, queries, keys)
+    positive = positive_logits(kernel, queries, keys)
     if opts.path == "dense":
         all_negatives = kernel.logits(queries, prepare(negatives))
         logits = torch.cat([positive.unsqueeze(1), all_negatives], dim=1)
@@ -197,13 +197,13 @@ def _one_kernel_loss(
     return (torch.logaddexp(positive, lse) - positive).mean()
 
 
-def positive_logits(logit_fn: LogitFn, queries: Tensor, keys: Tensor) -> Tensor:
-    """``l(q_i, k_i)`` for each row: diagonals of ``POSITIVE_ROWS``-row blocks of logits."""
-    parts = []
-    for start in range(0, queries.shape[0], POSITIVE_ROWS):
-        stop = start + POSITIVE_ROWS
-        parts.append(logit_fn(queries[start:stop], keys[start:stop]).diagonal())
-    return torch.cat(parts)
+def positive_logits(kernel: LogKernel, queries: Tensor, keys: Tensor) -> Tensor:
+    """``l(q_i, k_i)`` for each row: the kernel's ``pair_logits`` (each pair's distance from
+    its difference, exact for a key close to its query), else the diagonal of ``logits``."""
+    pair = getattr(kernel, "pair_logits", None)
+    if pair is not None:
+        return pair(queries, keys)
+    return diagonal_logits(kernel.logits, queries, keys)
 
 
 #: ``vjp(weights) -> sum_j weights_ij * d l_ij / d a_i``, the anchors' gradient of a chunk.
