@@ -91,6 +91,12 @@ def diagonal_logits(logit_fn: Callable[[Tensor, Tensor], Tensor], a: Tensor, b: 
     return torch.cat(parts) if parts else a.new_zeros(0)
 
 
+def _weighted_logsumexp(parts: Sequence[Tensor], weights: Sequence[float]) -> Tensor:
+    """``log sum_m w_m exp(parts_m)``: the log of a mixture of kernels given by their logs."""
+    stacked = torch.stack([part + math.log(w) for part, w in zip(parts, weights)])
+    return torch.logsumexp(stacked, dim=0)
+
+
 def _unit(z: Tensor) -> Tensor:
     return F.normalize(z, dim=-1, eps=1e-12)
 
@@ -482,18 +488,12 @@ class KernelSum(Kernel):
     def logits(self, a: Tensor, b: Tensor) -> Tensor:
         if self.form is not None:
             return super().logits(a, b)
-        stacked = torch.stack(
-            [k.logits(a, b) + math.log(w) for k, w in zip(self.kernels, self.weights)]
-        )
-        return torch.logsumexp(stacked, dim=0)
+        return _weighted_logsumexp([k.logits(a, b) for k in self.kernels], self.weights)
 
     def pair_logits(self, a: Tensor, b: Tensor) -> Tensor:
         if self.form is not None:
             return super().pair_logits(a, b)
-        stacked = torch.stack(
-            [k.pair_logits(a, b) + math.log(w) for k, w in zip(self.kernels, self.weights)]
-        )
-        return torch.logsumexp(stacked, dim=0)
+        return _weighted_logsumexp([k.pair_logits(a, b) for k in self.kernels], self.weights)
 
 
 @dataclass(frozen=True, init=False)
@@ -585,18 +585,12 @@ class Concat(Kernel):
         return torch.cat([_unit(part) for part in self.slices(z)], dim=-1)
 
     def logits(self, a: Tensor, b: Tensor) -> Tensor:
-        terms = [
-            k.logits(x, y) + math.log(w)
-            for k, w, x, y in zip(self.kernels, self.weights, self.slices(a), self.slices(b))
-        ]
-        return torch.logsumexp(torch.stack(terms), dim=0)
+        parts = zip(self.kernels, self.slices(a), self.slices(b))
+        return _weighted_logsumexp([k.logits(x, y) for k, x, y in parts], self.weights)
 
     def pair_logits(self, a: Tensor, b: Tensor) -> Tensor:
-        terms = [
-            k.pair_logits(x, y) + math.log(w)
-            for k, w, x, y in zip(self.kernels, self.weights, self.slices(a), self.slices(b))
-        ]
-        return torch.logsumexp(torch.stack(terms), dim=0)
+        parts = zip(self.kernels, self.slices(a), self.slices(b))
+        return _weighted_logsumexp([k.pair_logits(x, y) for k, x, y in parts], self.weights)
 
 
 _SIMPLE: dict[str, type[Kernel]] = {

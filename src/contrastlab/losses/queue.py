@@ -49,9 +49,6 @@ from contrastlab.losses.infonce import check_normalize, full_precision, normalis
 from contrastlab.losses.options import EngineOptions, Path, Strategy
 from contrastlab.losses.terms import loss_terms, sum_over_terms
 
-#: Rows per block of the positive logits ``l(q_i, k_i)`` (diagonals of ``r x r`` blocks).
-
-
 LogitFn = Callable[[Tensor, Tensor], Tensor]
 Prepare = Callable[[Tensor], Tensor]
 
