@@ -97,14 +97,8 @@ def run_demo(
         InputError: ``epochs`` or ``workers`` < 1, a bad override, or an output folder that
             is a file.
     """
-    if epochs is not None and (
-        isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1
-    ):
-        raise InputError(f"epochs must be an integer >= 1, got {epochs!r}")
-    if workers is not None and (
-        isinstance(workers, bool) or not isinstance(workers, int) or workers < 1
-    ):
-        raise InputError(f"workers must be an integer >= 1, got {workers!r}")
+    _check_count("epochs", epochs)
+    _check_count("workers", workers)
     folder = check_output_folder(out)
     started = time.perf_counter()
     with single_threaded():
@@ -117,6 +111,16 @@ def run_demo(
     result["seconds"] = time.perf_counter() - started
     report(folder, result).save(folder, result)
     return result
+
+
+def _check_count(name: str, value: object) -> None:
+    """``value`` is ``None`` or an integer >= 1 (not a bool).
+
+    Raises:
+        InputError: naming ``name``.
+    """
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        raise InputError(f"{name} must be an integer >= 1, got {value!r}")
 
 
 @contextmanager
@@ -144,11 +148,12 @@ def _train_and_diagnose(
 
     configs = _configs(epochs, overrides)  # a bad override fails here, before any work
     calls = [(folder / name, name, DEMO_KERNELS[name], c) for name, c in configs.items()]
-    done = run_in_processes(_train_one, calls, workers, log)
-    runs = {name: run for name, (run, _) in zip(configs, done, strict=True)}
-    features = {name: feats for name, (_, feats) in zip(configs, done, strict=True)}
-    baseline = runs[next(iter(runs))].pop("raw_pixels")
-    raw_x, raw_y = _raw_test_pixels(folder / next(iter(runs)))
+    done = dict(zip(configs, run_in_processes(_train_one, calls, workers, log), strict=True))
+    runs = {name: run for name, (run, _) in done.items()}
+    features = {name: feats for name, (_, feats) in done.items()}
+    first = next(iter(configs))  # the run that measured raw pixels
+    baseline = runs[first].pop("raw_pixels")
+    raw_x, raw_y = _raw_test_pixels(folder / first)
     result: dict[str, Any] = {
         "runs": runs,
         "raw_pixels": baseline,

@@ -7,9 +7,14 @@ spawned processes, each with torch, OpenMP and BLAS on one thread, forwards the 
 to the caller's ``log`` as they come and returns the results in the order of the calls. With
 ``workers == 1`` everything runs here, in order, with the same results (each job seeds itself).
 
-Example:
+Example, with ``def square(x, log): log(f"squaring {x}"); return x * x`` in an importable
+module ``mymodule``:
     >>> from contrastlab.workers import run_in_processes
-    >>> run_in_processes(pow_logged, [(2, 3), (3, 2)], workers=2, log=print)  # doctest: +SKIP
+    >>> from mymodule import square  # doctest: +SKIP
+    >>> run_in_processes(square, [(2,), (3,)], workers=2, log=print)  # doctest: +SKIP
+    squaring 2
+    squaring 3
+    [4, 9]
 """
 
 from __future__ import annotations
