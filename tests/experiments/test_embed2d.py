@@ -76,6 +76,9 @@ def test_embed_2d_rejects_bad_settings_before_any_work(tmp_path):
         embed_2d("digits", tmp_path, {"knn_k": 0})
     with pytest.raises(InputError, match="unknown embed2d setting"):
         embed_2d("digits", tmp_path, {"perplexity": 5})
+    for crop_min in (0, 1.5):
+        with pytest.raises(InputError, match="crop_min"):
+            embed_2d("digits", tmp_path, {"crop_min": crop_min})
     with pytest.raises(InputError, match="kernel: a 2-D map needs a kernel off the unit sphere"):
         embed_2d("digits", tmp_path, {"kernel": "cosine:t=0.2"})
     assert not any(tmp_path.iterdir())
@@ -175,3 +178,13 @@ def test_build_fit_pairs_by_the_input_space_graph_only_when_asked(tiny_data):
     assert trainer.graph is not None and trainer.graph.shape == (len(pixels), 4)
     np.testing.assert_array_equal(trainer.graph, fit.neighbour_graph(pixels, 4))
     assert build_fit(tiny_data, MapSettings(neighbours=0), print)[1].graph is None
+
+
+def test_image_crops_cover_crop_min_to_all_of_the_image_and_the_rest_is_the_preset(tiny_data):
+    from contrastlab.data.augment import PRESETS
+
+    for crop_min in (0.5, 0.9):
+        augment = build_fit(tiny_data, MapSettings(crop_min=crop_min), print)[1].augment
+        assert augment.settings.crop_scale == (crop_min, 1.0)
+        assert augment.settings.rotation == PRESETS["small_gray"].rotation
+        assert augment.settings.hflip == 0.0  # a flipped digit is another symbol

@@ -182,3 +182,11 @@ def test_sweep_kernels_reach_the_trainer_as_specs():
     assert config["loss"]["kernel"] == student_t and config["model"]["projector_dim"] == 8
     assert config["train"]["seed"] == 2 and config["train"]["epochs"] == settings.epochs
     assert map_settings(settings).kernel == {"name": "cauchy", "s": 0.1}
+    from contrastlab.experiments.embed2d import MapSettings
+
+    tuned = MapSettings()  # the map's batch and rate go together, whatever the sweep's batch
+    small_sweep = from_mapping(Settings, {"batch_size": 64})
+    assert (map_settings(small_sweep).batch_size, map_settings(small_sweep).lr) == (
+        tuned.batch_size,
+        tuned.lr,
+    )

@@ -168,8 +168,8 @@ def shift_examples(settings: Settings, work: Path) -> tuple[torch.Tensor, torch.
 
 def map_settings(settings: Settings) -> MapSettings:
     """The 2-D map's settings: ``map_epochs`` for each of the two full phases and a tenth of it
-    (at least one) for the head-only one, ``map_kernel``, the sweep's batch; the rest the map's
-    defaults."""
+    (at least one) for the head-only one, ``map_kernel``; the rest, batch size and learning rate
+    included, the map's defaults (tuned together for the map, not for the sweep)."""
     from contrastlab.experiments.embed2d import map_settings as checked
 
     return checked(
@@ -178,7 +178,6 @@ def map_settings(settings: Settings) -> MapSettings:
             head_epochs=max(1, settings.map_epochs // 10),
             stage2_epochs=settings.map_epochs,
             kernel=dict(settings.map_kernel),
-            batch_size=settings.batch_size,
             tsne=settings.tsne,
             tsne_iterations=settings.tsne_iterations,
         )
