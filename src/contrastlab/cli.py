@@ -25,7 +25,7 @@ from contrastlab.files import OutputError
 # name -> (module, one-line help). Only the module of the command being run is imported, so
 # `contrastlab --help` and usage errors answer without loading torch.
 COMMANDS: dict[str, tuple[str, str]] = {
-    "demo": ("contrastlab.commands.demo", "the main job: train on digits with two kernels, report"),
+    "demo": ("contrastlab.commands.demo", "the main job: three kernels trained on digits, report"),
     "train": ("contrastlab.commands.train", "train a contrastive model with any kernel"),
     "embed": ("contrastlab.commands.embed", "backbone features of a dataset from a trained run"),
     "analyze": ("contrastlab.commands.analyze", "diagnostics (RLD, purity, probes) of embeddings"),

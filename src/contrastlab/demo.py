@@ -48,7 +48,7 @@ __all__ = [
 ]
 
 DEMO_KERNELS: dict[str, str] = {
-    "cosine": "cosine:t=0.1",  # t = 0.2: kNN 0.983, linear 0.978; t = 0.1: 0.986, 0.994 (one run)
+    "cosine": "cosine:t=0.2",  # kNN@20, seeds 0 / 1: t = 0.2 0.986 / 0.978, t = 0.1 0.981 / 0.975
     "student_t": "student_t:nu=5,s=1",
     "simple_sum": "kernel_sum",  # Gaussian(t=0.4) + Laplacian(t=0.5) in one softmax
 }
@@ -56,6 +56,10 @@ DEMO_SETTINGS: dict[str, Any] = {
     "data.source": "digits",
     "train.epochs": 120,
     "optim.batch_size": 128,
+    # Crops of half to all of an 8 x 8 digit (the preset's quarter leaves a 4 x 4 patch). kNN@20 of
+    # the three kernels over seeds 0 and 1, mean: 0.985 with these crops, 0.982 with the preset's
+    # (cosine at t = 0.2): a few test images. Every setting tried: the closing note of issue 15.
+    "augment.crop_scale": [0.5, 1.0],
     # One thread: on this tiny model a second OpenMP thread mostly waits on the first, and on a
     # busy two-core machine it made the demo several times slower (measured: 8.5 min vs ~2 min).
     "train.threads": 1,
