@@ -354,5 +354,5 @@ def test_a_key_almost_equal_to_its_query_keeps_a_float32_gradient(make, ref_kern
     module = losses.QueueInfoNCE(make(), **options)
     loss, (gq, _, _) = _run(module, q, k, queue, dtype=torch.float32)
     want_loss, want_grad = ref.queue_infonce(q, k, queue, ref_kernel)
-    assert float(loss) == pytest.approx(want_loss, rel=1e-4)
+    assert loss.item() == pytest.approx(want_loss, rel=1e-4)
     np.testing.assert_allclose(gq.grad.numpy(), want_grad, rtol=1e-3, atol=1e-4)
