@@ -10,7 +10,13 @@ from torch import nn
 from contrastlab.analysis.neighbours import euclidean_knn_accuracy
 from contrastlab.errors import InputError
 from contrastlab.experiments import embed2d_fit as fit
-from contrastlab.experiments.embed2d import MapSettings, build_fit, embed_2d, load_maps
+from contrastlab.experiments.embed2d import (
+    MapSettings,
+    build_fit,
+    embed_2d,
+    load_maps,
+    save_maps,
+)
 
 TINY = {"stage1_epochs": 1, "head_epochs": 1, "stage2_epochs": 1, "batch_size": 64}
 
@@ -188,3 +194,18 @@ def test_image_crops_cover_crop_min_to_all_of_the_image_and_the_rest_is_the_pres
         assert augment.settings.crop_scale == (crop_min, 1.0)
         assert augment.settings.rotation == PRESETS["small_gray"].rotation
         assert augment.settings.hflip == 0.0  # a flipped digit is another symbol
+
+
+def test_a_maps_file_that_fails_part_way_keeps_the_previous_one(tmp_path):
+    first = {"contrastive_train": np.arange(6.0).reshape(3, 2), "train_labels": np.arange(3)}
+    save_maps(tmp_path, first)
+    before = (tmp_path / "maps.npz").read_bytes()
+    # The first array is written, then the object array is refused mid-way through the archive.
+    broken = {"contrastive_train": np.zeros((3, 2)), "labels": np.array([{}, 1], dtype=object)}
+    with pytest.raises(ValueError, match="allow_pickle"):
+        save_maps(tmp_path, broken)
+    assert (tmp_path / "maps.npz").read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["maps.npz"]  # no temporary left
+    np.testing.assert_array_equal(
+        load_maps(tmp_path)["contrastive_train"], first["contrastive_train"]
+    )

@@ -170,8 +170,7 @@ def embed_2d(
         tsne = _tsne_block(data, opts, maps, log)
     finally:
         torch.set_num_threads(previous_threads)
-    out.mkdir(parents=True, exist_ok=True)
-    np.savez(out / MAPS_FILE, allow_pickle=False, **maps)
+    save_maps(out, maps)
     return {
         "data": data.name,
         "train_size": len(maps["train_labels"]),
@@ -358,6 +357,21 @@ def features_and_outputs(
     from contrastlab.train.runs import model_outputs
 
     return model_outputs(model, transform, kernel, inputs, batch_size)
+
+
+def save_maps(out_dir: str | Path, maps: Mapping[str, np.ndarray]) -> Path:
+    """Write ``maps`` to ``out_dir/maps.npz`` atomically (:func:`contrastlab.files.atomic_write`):
+    a write that fails part-way leaves the previous file as it was.
+
+    Raises:
+        OutputError: the folder or the file cannot be written.
+    """
+    from contrastlab.files import atomic_write
+
+    arrays = dict(maps)
+    return atomic_write(
+        Path(out_dir) / MAPS_FILE, lambda handle: np.savez(handle, allow_pickle=False, **arrays)
+    )
 
 
 def load_maps(out_dir: str | Path) -> dict[str, np.ndarray]:
