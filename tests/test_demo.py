@@ -177,7 +177,7 @@ def test_one_after_another_gives_what_side_by_side_gives(demo, tmp_path: Path):
 
 @pytest.mark.parametrize("workers", [0, 1.5, True])
 def test_bad_workers_is_an_input_error(tmp_path: Path, workers: Any):
-    with pytest.raises(InputError, match="workers must be an integer >= 1"):
+    with pytest.raises(InputError, match="workers: must be an integer >= 1"):
         run_demo(tmp_path / "o", epochs=1, workers=workers, log=print)
     assert not (tmp_path / "o").exists()
 
@@ -185,7 +185,7 @@ def test_bad_workers_is_an_input_error(tmp_path: Path, workers: Any):
 @pytest.mark.parametrize("epochs", [0, -1, 1.5, True])
 def test_bad_epochs_is_an_input_error(tmp_path: Path, epochs: Any):
     lines: list[str] = []
-    with pytest.raises(InputError, match="epochs must be an integer >= 1"):
+    with pytest.raises(InputError, match="epochs: must be an integer >= 1"):
         run_demo(tmp_path / "o", epochs=epochs, log=lines.append)
     assert lines == [] and not (tmp_path / "o").exists()
 

@@ -80,5 +80,5 @@ def test_a_jobs_error_is_raised_in_the_caller_after_the_running_jobs_lines():
 
 @pytest.mark.parametrize("workers", [0, -1, 1.5, True])
 def test_bad_workers_is_a_value_error(workers: Any):
-    with pytest.raises(ValueError, match="workers must be an integer >= 1"):
+    with pytest.raises(ValueError, match="workers: must be an integer >= 1"):
         run_in_processes(_slow_square, [(1, 0.0)], workers=workers, log=print)

@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from contrastlab.demo_report import ACCURACY_COLUMNS
-from contrastlab.errors import InputError
+from contrastlab.errors import check_count
 from contrastlab.report import check_output_folder
 
 __all__ = [
@@ -101,8 +101,8 @@ def run_demo(
         InputError: ``epochs`` or ``workers`` < 1, a bad override, or an output folder that
             is a file.
     """
-    _check_count("epochs", epochs)
-    _check_count("workers", workers)
+    epochs = None if epochs is None else check_count("epochs", epochs)
+    workers = None if workers is None else check_count("workers", workers)
     folder = check_output_folder(out)
     started = time.perf_counter()
     with single_threaded():
@@ -115,16 +115,6 @@ def run_demo(
     result["seconds"] = time.perf_counter() - started
     report(folder, result).save(folder, result)
     return result
-
-
-def _check_count(name: str, value: object) -> None:
-    """``value`` is ``None`` or an integer >= 1 (not a bool).
-
-    Raises:
-        InputError: naming ``name``.
-    """
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-        raise InputError(f"{name} must be an integer >= 1, got {value!r}")
 
 
 @contextmanager

@@ -25,6 +25,8 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ProcessPoolExecutor, wait
 from typing import Any
 
+from contrastlab.errors import check_count
+
 __all__ = ["run_in_processes"]
 
 #: In a worker: the queue its log lines go to (set by :func:`_start_worker`).
@@ -49,10 +51,9 @@ def run_in_processes(
     started are cancelled.
 
     Raises:
-        ValueError: ``workers`` < 1.
+        InputError: ``workers`` is not an integer >= 1 (a ``ValueError``).
     """
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise ValueError(f"workers must be an integer >= 1, got {workers!r}")
+    workers = check_count("workers", workers)
     if workers == 1 or len(calls) <= 1:
         return [function(*args, log=log) for args in calls]
     context = multiprocessing.get_context("spawn")

@@ -24,7 +24,7 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from contrastlab.data.graphs import bipartite_planted_partition, planted_partition
-from contrastlab.errors import InputError
+from contrastlab.errors import InputError, check_count
 
 __all__ = [
     "augmentation_graph",
@@ -42,12 +42,6 @@ Array = NDArray[np.float64]
 LaplacianKind = Literal["unnormalized", "symmetric"]
 
 
-def _check_count(name: str, value: int, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise InputError(f"{name}: must be an integer >= {minimum}, got {value!r}")
-    return int(value)
-
-
 def knn_graph(
     X: Any, n_neighbors: int = 10, mode: Literal["connectivity", "distance"] = "connectivity"
 ) -> sp.csr_matrix:
@@ -61,7 +55,7 @@ def knn_graph(
     data = np.asarray(X.detach().cpu().numpy() if hasattr(X, "detach") else X, dtype=np.float64)
     if data.ndim != 2:
         raise InputError(f"X: expected a 2-D array (n, d), got shape {data.shape}")
-    n_neighbors = _check_count("n_neighbors", n_neighbors, 1)
+    n_neighbors = check_count("n_neighbors", n_neighbors, 1)
     if n_neighbors >= data.shape[0]:
         raise InputError(
             f"n_neighbors: must be < number of rows {data.shape[0]}, got {n_neighbors}"
@@ -133,7 +127,7 @@ def bottom_eigenvectors(L: Any, k: int, seed: int | None = 0) -> tuple[Array, Ar
     n = matrix.shape[0]
     if matrix.shape != (n, n):
         raise InputError(f"L: expected a square matrix, got shape {matrix.shape}")
-    k = _check_count("k", k, 1)
+    k = check_count("k", k, 1)
     if k > n:
         raise InputError(f"k: at most {n} eigenvectors of a {n} x {n} matrix, asked for {k}")
     if k >= n - 1:
@@ -187,7 +181,7 @@ def bipartite_spectral_embedding(
     biadj = sp.csr_matrix(B, dtype=np.float64)
     if biadj.nnz and (biadj.data < 0).any():
         raise InputError("biadjacency: weights must be non-negative")
-    k = _check_count("k", k, 1)
+    k = check_count("k", k, 1)
     deg_a = np.asarray(biadj.sum(axis=1)).ravel()
     deg_b = np.asarray(biadj.sum(axis=0)).ravel()
 

@@ -11,7 +11,7 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from contrastlab.errors import InputError
+from contrastlab.errors import InputError, check_count
 
 __all__ = ["bipartite_planted_partition", "planted_partition"]
 
@@ -20,12 +20,6 @@ def _check_probability(name: str, value: float) -> float:
     if not (isinstance(value, (int, float)) and 0.0 <= float(value) <= 1.0):
         raise InputError(f"{name}: must be a probability in [0, 1], got {value!r}")
     return float(value)
-
-
-def _check_count(name: str, value: int, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise InputError(f"{name}: must be an integer >= {minimum}, got {value!r}")
-    return int(value)
 
 
 def planted_partition(
@@ -40,7 +34,7 @@ def planted_partition(
         ``(adjacency, labels)``: symmetric 0/1 CSR matrix ``(k m, k m)`` with zero diagonal, and
         the cluster of each object (``labels[i] = i // m``).
     """
-    k, m = _check_count("k", k, 1), _check_count("m", m, 2)
+    k, m = check_count("k", k, 1), check_count("m", m, 2)
     p, q = _check_probability("p", p), _check_probability("q", q)
     labels = np.repeat(np.arange(k), m)
     rng = np.random.default_rng(seed)
@@ -60,8 +54,8 @@ def bipartite_planted_partition(
     Returns:
         ``(biadjacency, labels_a, labels_b)``: 0/1 CSR matrix ``(k m_a, k m_b)`` and the clusters.
     """
-    k = _check_count("k", k, 1)
-    m_a, m_b = _check_count("m_a", m_a, 1), _check_count("m_b", m_b, 1)
+    k = check_count("k", k, 1)
+    m_a, m_b = check_count("m_a", m_a, 1), check_count("m_b", m_b, 1)
     p, q = _check_probability("p", p), _check_probability("q", q)
     labels_a, labels_b = np.repeat(np.arange(k), m_a), np.repeat(np.arange(k), m_b)
     rng = np.random.default_rng(seed)

@@ -42,7 +42,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from contrastlab.errors import InputError
+from contrastlab.errors import InputError, check_count
 
 __all__ = ["OVERLAP_POINT", "IntertwinedClusters", "make_intertwined_clusters", "uniform_ball"]
 
@@ -137,16 +137,9 @@ class IntertwinedClusters:
 
     def views(self, per_source: int, rng: np.random.Generator) -> tuple[Array, Labels, Labels]:
         """``per_source`` draws from every set: points ``(K M per_source, D)``, cluster, source."""
-        if isinstance(per_source, bool) or not isinstance(per_source, int) or per_source < 1:
-            raise InputError(f"per_source: must be an integer >= 1, got {per_source!r}")
+        check_count("per_source", per_source)
         source = np.repeat(np.arange(self.n_sources), per_source)
         return self.sample(source, rng), self.cluster[source], source
-
-
-def _positive_int(name: str, value: object, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise InputError(f"{name}: must be an integer >= {minimum}, got {value!r}")
-    return int(value)
 
 
 def _positive_float(name: str, value: object) -> float:
@@ -182,8 +175,8 @@ def make_intertwined_clusters(
     Raises:
         InputError: a parameter out of its range.
     """
-    k = _positive_int("clusters", clusters, 2)
-    m = _positive_int("sets_per_cluster", sets_per_cluster, 2)
+    k = check_count("clusters", clusters, 2)
+    m = check_count("sets_per_cluster", sets_per_cluster, 2)
     r = _positive_float("radius", radius)
     delta = _positive_float("spacing", spacing)
     h = _positive_float("separation", separation)
@@ -193,7 +186,7 @@ def make_intertwined_clusters(
             f"are disjoint, got {h:g}"
         )
     p = m + k
-    d = _positive_int("dim", dim, 1)
+    d = check_count("dim", dim, 1)
     if d < p:
         raise InputError(f"dim: must be >= sets_per_cluster + clusters = {p}, got {d}")
     set_part = np.tile(np.eye(m), (k, 1)) * (delta / math.sqrt(2.0))
